@@ -1,0 +1,4 @@
+//! Specification of client credentials and access tokens.
+
+mod jwt;
+mod secret;

@@ -1,0 +1,123 @@
+//! The settings table, used to generate the README's configuration section.
+
+use crate::Config;
+
+impl Config {
+    /// Every setting as (environment variable, default, description), in field order. An empty
+    /// default means the setting is unset unless configured. The descriptions repeat the field
+    /// documentation of [`Config`]; a test checks that the names and defaults match.
+    pub fn settings() -> Vec<(&'static str, &'static str, &'static str)> {
+        vec![
+            (
+                "PORTOLAN_HTTP_ADDR",
+                "127.0.0.1:8080",
+                "Socket address the HTTP API listens on.",
+            ),
+            (
+                "PORTOLAN_DATA_DIR",
+                "./data",
+                "Directory for local state, such as the SQLite database used when no database URL is set.",
+            ),
+            (
+                "PORTOLAN_DATABASE_URL",
+                "",
+                "Database URL (`postgres://...` or `sqlite:...`). Unset: a SQLite file in the data directory. Secret.",
+            ),
+            (
+                "PORTOLAN_DB_MAX_CONNECTIONS",
+                "10",
+                "Maximum number of pooled database connections (1 to 1000).",
+            ),
+            (
+                "PORTOLAN_AMQP_URL",
+                "",
+                "RabbitMQ URL (`amqp://...` or `amqps://...`). Unset: an in-process event bus. Secret.",
+            ),
+            (
+                "PORTOLAN_AMQP_EXCHANGE",
+                "portolan.events",
+                "RabbitMQ exchange that events are published to.",
+            ),
+            (
+                "PORTOLAN_AMQP_QUEUE_PREFIX",
+                "portolan",
+                "Prefix of the RabbitMQ queue names.",
+            ),
+            (
+                "PORTOLAN_REDIS_URL",
+                "",
+                "Redis URL (`redis://...` or `rediss://...`). Unset: in-memory caches and rate limits. Secret.",
+            ),
+            (
+                "PORTOLAN_REDIS_KEY_PREFIX",
+                "portolan:",
+                "Prefix of every Redis key.",
+            ),
+            (
+                "PORTOLAN_PUBLIC_URL",
+                "",
+                "Base URL clients use to reach the API. Unset: `http://` followed by the HTTP address.",
+            ),
+            (
+                "PORTOLAN_BOOTSTRAP_CLIENT_ID",
+                "",
+                "Client id of the credentials created at first start (set together with the secret).",
+            ),
+            (
+                "PORTOLAN_BOOTSTRAP_CLIENT_SECRET",
+                "",
+                "Client secret of the credentials created at first start (set together with the id). Secret.",
+            ),
+            (
+                "PORTOLAN_TOKEN_LIFETIME_SECS",
+                "10800",
+                "Lifetime of issued access tokens, in seconds (60 to 86400).",
+            ),
+            (
+                "PORTOLAN_JWT_ISSUER",
+                "portolan",
+                "`iss` claim of issued access tokens.",
+            ),
+            (
+                "PORTOLAN_JWT_AUDIENCE",
+                "portolan-api",
+                "`aud` claim of issued access tokens.",
+            ),
+            (
+                "PORTOLAN_BULK_MAX_ENTITIES",
+                "1000",
+                "Maximum number of entities in one bulk request (1 to 100000).",
+            ),
+            (
+                "PORTOLAN_MAX_BODY_BYTES",
+                "1048576",
+                "Maximum size of a request body, in bytes (1024 to 1073741824).",
+            ),
+            (
+                "PORTOLAN_SHUTDOWN_TIMEOUT_SECS",
+                "30",
+                "Time allowed for in-flight work to finish on shutdown, in seconds (0 to 3600).",
+            ),
+            (
+                "PORTOLAN_INGESTION_HEALTH_ADDR",
+                "127.0.0.1:8081",
+                "Socket address of the ingestion worker's health and metrics endpoint.",
+            ),
+            (
+                "PORTOLAN_AUTOMATION_HEALTH_ADDR",
+                "127.0.0.1:8082",
+                "Socket address of the automation worker's health and metrics endpoint.",
+            ),
+            (
+                "PORTOLAN_LOG",
+                "info",
+                "Log filter, as a `tracing` `EnvFilter` directive (for example `info,portolan_api=debug`).",
+            ),
+            (
+                "PORTOLAN_LOG_FORMAT",
+                "text",
+                "Log output format: `text` or `json`.",
+            ),
+        ]
+    }
+}

@@ -1,0 +1,143 @@
+//! The blueprint store: sea-orm models and tenant-scoped repositories over PostgreSQL
+//! (production) and SQLite (embedded default), one code path for both.
+//!
+//! Every repository function takes a [`Tenant`] transaction, which carries the org; on
+//! PostgreSQL the transaction also runs under row-level security for that org, so a forgotten
+//! filter cannot leak another tenant's rows.
+
+pub mod blueprints;
+mod cache;
+pub mod entities;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod models;
+pub mod orgs;
+mod tenant;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portolan_migrations::MigratorTrait;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+pub use error::StoreError;
+pub use portolan_domain::OrgId;
+pub use tenant::Tenant;
+
+/// Which database engine is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A handle on the database plus the caches that sit in front of it. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    backend: Backend,
+    cache: Arc<cache::Caches>,
+    jobs: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`postgres://...` or `sqlite://...`). SQLite runs in WAL mode with a
+    /// single connection (one writer at a time is what SQLite can do anyway).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        if backend == Backend::Sqlite {
+            ensure_sqlite_dir(url)?;
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        match backend {
+            Backend::Sqlite => {
+                opts.max_connections(1).min_connections(1);
+            }
+            Backend::Postgres => {
+                opts.max_connections(max_connections.max(1))
+                    .min_connections(1);
+            }
+        }
+        let db = Database::connect(opts).await?;
+        if backend == Backend::Sqlite {
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
+                .await?;
+        }
+        Ok(Store {
+            db,
+            backend,
+            cache: Arc::new(cache::Caches::new()),
+            jobs: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        portolan_migrations::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Reverts every migration (tests of the `down` paths).
+    pub async fn migrate_down_all(&self) -> Result<(), StoreError> {
+        portolan_migrations::Migrator::down(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Is the database reachable? (`/readyz`)
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The raw connection, for system work that is not tenant-scoped (and for tests).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes the pool (graceful shutdown).
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Internal(format!(
+                    "cannot create data directory {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! sea-orm models, one per table. Repositories in the parent module are the only users.
+
+pub mod blueprint;
+pub mod credential;
+pub mod data_migration;
+pub mod entity;
+pub mod event;
+pub mod organization;
+pub mod relation;
+pub mod signing_key;

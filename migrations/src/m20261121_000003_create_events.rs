@@ -1,0 +1,93 @@
+//! The append-only event log: the audit log and the outbox in one table.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::m20261121_000001_create_tenancy::Organizations;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table(Events::Table)
+                .col(big_integer(Events::Seq).auto_increment().primary_key())
+                .col(uuid(Events::Id).unique_key())
+                .col(uuid(Events::OrgId))
+                .col(string_len(Events::Type, 100))
+                .col(string_len(Events::ResourceType, 50))
+                .col(string_len(Events::Action, 20))
+                .col(string_len(Events::ResourceId, 1000))
+                .col(string_len_null(Events::Blueprint, 100))
+                .col(string_len(Events::Origin, 50))
+                .col(string_len_null(Events::RunId, 100))
+                .col(json_binary(Events::Actor))
+                .col(timestamp_with_time_zone(Events::OccurredAt))
+                .col(json_binary(Events::Context))
+                .col(json_binary(Events::Diff))
+                .col(string_len(Events::Status, 20))
+                .col(text_null(Events::Message))
+                .col(timestamp_with_time_zone_null(Events::PublishedAt))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from(Events::Table, Events::OrgId)
+                        .to(Organizations::Table, Organizations::Id)
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        for (name, cols) in [
+            ("idx_events_org_seq", vec![Events::OrgId, Events::Seq]),
+            (
+                "idx_events_org_blueprint",
+                vec![Events::OrgId, Events::Blueprint, Events::Seq],
+            ),
+            (
+                "idx_events_org_resource",
+                vec![Events::OrgId, Events::ResourceId, Events::Seq],
+            ),
+            (
+                "idx_events_unpublished",
+                vec![Events::PublishedAt, Events::Seq],
+            ),
+        ] {
+            let mut idx = Index::create();
+            idx.name(name).table(Events::Table);
+            for c in cols {
+                idx.col(c);
+            }
+            m.create_index(idx.to_owned()).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table(Events::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Events {
+    Table,
+    Seq,
+    Id,
+    OrgId,
+    Type,
+    ResourceType,
+    Action,
+    ResourceId,
+    Blueprint,
+    Origin,
+    RunId,
+    Actor,
+    OccurredAt,
+    Context,
+    Diff,
+    Status,
+    Message,
+    PublishedAt,
+}

@@ -1,0 +1,152 @@
+//! The Portolan HTTP API (actix-web): Port's `/v1` routes, health, metrics, OpenAPI and docs.
+//!
+//! [`start`] binds and runs the server; [`openapi`] builds the OpenAPI document from the same
+//! route table, so the committed `openapi/openapi.json` can be checked against the code.
+
+pub mod auth;
+pub mod body;
+pub mod bootstrap;
+pub mod error;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod schemas;
+pub mod state;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use portolan_bus::Bus;
+use portolan_config::Config;
+use portolan_store::Store;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::routes::{audit, auth as auth_routes, blueprints, entities, health, migrations};
+use crate::state::AppState;
+
+/// Registers every route. The one route table of the API: the server and the OpenAPI
+/// document are both built from it.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            utoipa_actix_web::scope("/v1")
+                .service(auth_routes::access_token)
+                .service(blueprints::list_blueprints)
+                .service(blueprints::create_blueprint)
+                .service(blueprints::get_blueprint)
+                .service(blueprints::replace_blueprint)
+                .service(blueprints::patch_blueprint)
+                .service(blueprints::delete_blueprint)
+                .service(blueprints::rename_property)
+                .service(blueprints::rename_relation)
+                .service(blueprints::rename_mirror)
+                .service(blueprints::entities_count)
+                .service(blueprints::get_permissions)
+                .service(blueprints::patch_permissions)
+                .service(blueprints::delete_all_entities)
+                .service(entities::create_entity)
+                .service(entities::bulk_entities)
+                .service(entities::list_entities)
+                .service(entities::get_entity)
+                .service(entities::replace_entity)
+                .service(entities::patch_entity)
+                .service(entities::delete_entity)
+                .service(entities::bulk_delete_entities)
+                .service(migrations::list_migrations)
+                .service(migrations::get_migration)
+                .service(migrations::cancel_migration)
+                .service(audit::audit_log),
+        );
+}
+
+/// The OpenAPI document of the API, as served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc
+}
+
+/// The pretty JSON text committed as `openapi/openapi.json`.
+pub fn openapi_json() -> anyhow::Result<String> {
+    Ok(format!("{}\n", openapi().to_pretty_json()?))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound(format!(
+        "{} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
+/// A running API server.
+pub struct Api {
+    /// Where it listens (useful with port 0).
+    pub addr: SocketAddr,
+    /// Await it to run; `handle().stop(true)` stops it gracefully.
+    pub server: Server,
+}
+
+/// Binds `config.http_addr` (port 0 picks a free one) and builds the server. Signals are left
+/// to the caller, which stops the server through `server.handle()`.
+pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyhow::Result<Api> {
+    let (issuer, verifier) = auth::signing(&store, &config).await?;
+    let decoy_hash =
+        portolan_auth::secret::hash_secret(portolan_auth::secret::generate_client_secret()).await?;
+    let state = Data::new(AppState {
+        store,
+        config: config.clone(),
+        issuer,
+        verifier,
+        bus,
+        decoy_hash,
+    });
+    let doc = openapi();
+    let metrics = PrometheusMetricsBuilder::new("portolan")
+        .endpoint("/metrics")
+        .mask_unmatched_patterns("UNMATCHED")
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot build metrics: {e}"))?;
+    let listener = TcpListener::bind(&config.http_addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http_addr))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .openapi(openapi::ApiDoc::openapi())
+            .app_data(state.clone())
+            .configure(routes)
+            .split_for_parts();
+        app.wrap(metrics.clone())
+            .wrap(from_fn(middleware::trace_id))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
+            .route("/docs", web::get().to(docs_redirect))
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout_secs)
+    .client_request_timeout(Duration::from_secs(60))
+    .run();
+    Ok(Api { addr, server })
+}

@@ -1,0 +1,13 @@
+//! The API's integration tests: real HTTP against a real server on port 0, each test with
+//! its own PostgreSQL database (or SQLite file).
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod blueprints;
+mod entities;
+mod http;
+mod isolation;
+mod migrations;
+mod openapi;

@@ -1,0 +1,6 @@
+//! The automation worker started in-process against a fresh PostgreSQL database and the real
+//! RabbitMQ, on names of its own.
+#![allow(clippy::unwrap_used)]
+
+mod lifecycle;
+mod support;
