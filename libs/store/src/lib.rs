@@ -129,15 +129,15 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Internal(format!(
-                    "cannot create data directory {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Internal(format!(
+                "cannot create data directory {}: {e}",
+                parent.display()
+            ))
+        })?;
     }
     Ok(())
 }

@@ -285,22 +285,21 @@ fn transform(
             continue;
         };
         let pointer = format!("/relations/{}", portolan_domain::error::escape_token(&key));
-        if let Some(before) = old.relations.get(&old_name(&key)) {
-            if before.target != def.target
-                && out
-                    .relations
-                    .get(&key)
-                    .is_some_and(|v| !v.targets().is_empty())
-            {
-                issues.push(Issue::new(
-                    &pointer,
-                    format!(
-                        "relation target changes from '{}' to '{}' while this entity has a value",
-                        before.target, def.target
-                    ),
-                ));
-                continue;
-            }
+        if let Some(before) = old.relations.get(&old_name(&key))
+            && before.target != def.target
+            && out
+                .relations
+                .get(&key)
+                .is_some_and(|v| !v.targets().is_empty())
+        {
+            issues.push(Issue::new(
+                &pointer,
+                format!(
+                    "relation target changes from '{}' to '{}' while this entity has a value",
+                    before.target, def.target
+                ),
+            ));
+            continue;
         }
         let Some(v) = out.relations.get_mut(&key) else {
             continue;

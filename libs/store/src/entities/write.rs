@@ -182,17 +182,18 @@ pub async fn write(
     let mut edges = Vec::new();
     let mut replaced_sources = Vec::new();
     for c in candidates {
-        if let Some(b) = &c.before {
-            if b.blueprint_version == bp.model.version && model_to_data(b) == c.data {
-                // Nothing changes: no write, no event (re-syncs stay cheap).
-                written.push(Written {
-                    index: c.index,
-                    identifier: c.id,
-                    created: false,
-                    entity: entity_json(b, &compiled.blueprint),
-                });
-                continue;
-            }
+        if let Some(b) = &c.before
+            && b.blueprint_version == bp.model.version
+            && model_to_data(b) == c.data
+        {
+            // Nothing changes: no write, no event (re-syncs stay cheap).
+            written.push(Written {
+                index: c.index,
+                identifier: c.id,
+                created: false,
+                entity: entity_json(b, &compiled.blueprint),
+            });
+            continue;
         }
         let model = to_model(t, &bp, &c, actor, now);
         let after = entity_json(&model, &compiled.blueprint);

@@ -1,6 +1,8 @@
 //! The API's integration tests: real HTTP against a real server on port 0, each test with
 //! its own PostgreSQL database (or SQLite file).
 
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 
 mod audit;
