@@ -10,7 +10,7 @@ use portolan_domain::entity::{self as dom, EntityData, EntityInput};
 use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::schema::CompiledBlueprint;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::{Value, json};
 
 use super::IN_CHUNK;
@@ -108,7 +108,8 @@ pub async fn write(
     }
 
     let lock = !opts.validation_only && t.store().backend() == Backend::Postgres;
-    let ids: Vec<&str> = items.iter().map(|(_, id, _)| id.as_str()).collect();
+    let mut ids: Vec<&str> = items.iter().map(|(_, id, _)| id.as_str()).collect();
+    ids.sort_unstable();
     let mut existing = fetch(t, blueprint, &ids, lock).await?;
 
     let mut candidates = Vec::with_capacity(items.len());
@@ -165,6 +166,9 @@ pub async fn write(
         });
     }
 
+    // Rows are locked and written in identifier order, so concurrent writers of overlapping
+    // sets queue behind each other instead of deadlocking.
+    candidates.sort_by(|a, b| a.id.cmp(&b.id));
     let bare = check_relations(
         t,
         &bp,
@@ -600,7 +604,7 @@ pub(crate) async fn fetch(
             .filter(entity::Column::Blueprint.eq(blueprint))
             .filter(entity::Column::Identifier.is_in(chunk.iter().copied()));
         if lock {
-            q = q.lock_exclusive();
+            q = q.order_by_asc(entity::Column::Identifier).lock_exclusive();
         }
         for m in q.all(t.conn()).await? {
             out.insert(m.identifier.clone(), m);

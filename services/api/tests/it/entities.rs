@@ -462,3 +462,98 @@ async fn the_same_flows_work_on_sqlite() {
     assert_eq!(e["entity"]["properties"]["p"], json!(1));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn identifiers_with_slashes_and_unicode_work_in_paths() {
+    let app = spawn_app().await;
+    app.blueprint(
+        json!({"identifier": "ns/kind", "title": "Namespaced", "schema": {"properties": {}}}),
+    )
+    .await;
+    app.get("/v1/blueprints/ns%2Fkind").await.expect(200, None);
+    for id in ["a/b", "käse:1", "x=y", "a\\b"] {
+        app.post(
+            "/v1/blueprints/ns%2Fkind/entities",
+            json!({"identifier": id}),
+        )
+        .await
+        .expect(201, None);
+        let enc: String = id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let got = app
+            .get(&format!("/v1/blueprints/ns%2Fkind/entities/{enc}"))
+            .await
+            .expect(200, None);
+        assert_eq!(got["entity"]["identifier"], json!(id));
+    }
+    app.delete("/v1/blueprints/ns%2Fkind/entities/a%2Fb")
+        .await
+        .expect(200, None);
+    assert_eq!(
+        app.get("/v1/blueprints/ns%2Fkind/entities-count")
+            .await
+            .expect(200, None)["count"],
+        json!(3)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_bulk_upserts_of_overlapping_sets_all_succeed() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    catalog(&app).await;
+    app.post(
+        "/v1/blueprints/team/entities",
+        json!({"identifier": "core"}),
+    )
+    .await
+    .expect(201, None);
+    let mut tasks = Vec::new();
+    for w in 0..8u64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            // Each writer touches the same 200 services, in its own order, three times.
+            let mut ids: Vec<u64> = (0..200).collect();
+            ids.rotate_left((w * 25) as usize);
+            if w % 2 == 1 {
+                ids.reverse();
+            }
+            for round in 0..3 {
+                let entities: Vec<_> = ids
+                    .iter()
+                    .map(|i| json!({"identifier": format!("s{i}"), "properties": {"language": "go", "port": w * 10 + round},
+                                    "relations": {"owner": "core", "dependsOn": [format!("s{}", (i + 1) % 200)]}}))
+                    .collect();
+                let mode = if round == 1 { "upsert=true&merge=true" } else { "upsert=true" };
+                let res = app
+                    .post(&format!("/v1/blueprints/service/entities/bulk?{mode}&create_missing_related_entities=false"),
+                        json!({"entities": entities}))
+                    .await;
+                // The first round may refer to services another writer has not created yet.
+                assert!(res.status == 200 || (round == 0 && res.status == 207), "writer {w} round {round}: {}", res.body);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        app.get("/v1/blueprints/service/entities-count")
+            .await
+            .expect(200, None)["count"],
+        json!(200)
+    );
+    assert_eq!(app.count_rows("entity_relations").await, 400);
+    match std::sync::Arc::try_unwrap(app) {
+        Ok(app) => app.stop().await,
+        Err(_) => panic!("app still shared"),
+    }
+}
