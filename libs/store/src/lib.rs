@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portolan_migrations::MigratorTrait;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 pub use error::StoreError;
 pub use portolan_domain::OrgId;
@@ -67,7 +67,17 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30));
         match backend {
             Backend::Sqlite => {
-                opts.max_connections(1).min_connections(1);
+                // Set on the connect options so that every (re)opened connection has them.
+                // `synchronous=FULL`: an acknowledged write survives a crash of the machine too.
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                opts.max_connections(1)
+                    .min_connections(1)
+                    .map_sqlx_sqlite_opts(|o| {
+                        o.journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Full)
+                            .foreign_keys(true)
+                            .busy_timeout(Duration::from_secs(5))
+                    });
             }
             Backend::Postgres => {
                 opts.max_connections(max_connections.max(1))
@@ -75,10 +85,6 @@ impl Store {
             }
         }
         let db = Database::connect(opts).await?;
-        if backend == Backend::Sqlite {
-            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;")
-                .await?;
-        }
         Ok(Store {
             db,
             backend,

@@ -338,37 +338,11 @@ pub async fn rename_property(
     to: &str,
     actor: &Actor,
 ) -> Result<Value, StoreError> {
-    let current = load(t, identifier).await?;
-    let bp = &current.compiled.blueprint;
-    if !bp.properties.contains_key(from) {
-        return Err(StoreError::not_found("property", from));
-    }
-    portolan_domain::ids::validate_key(to)
-        .map_err(|m| StoreError::invalid("/newPropertyName", m))?;
-    if bp.properties.contains_key(to) || bp.relations.contains_key(to) {
-        return Err(StoreError::AlreadyExists {
-            resource: "property",
-            identifier: to.to_owned(),
-        });
-    }
-    let mut new = (**bp).clone();
-    new.properties = bp
-        .properties
-        .iter()
-        .map(|(k, v)| (if k == from { to.to_owned() } else { k.clone() }, v.clone()))
-        .collect();
-    for r in &mut new.required {
-        if r == from {
-            *r = to.to_owned();
-        }
-    }
     let rename = evolve::Rename::Property {
         from: from.to_owned(),
         to: to.to_owned(),
     };
-    Ok(evolve::apply(t, current, new, rename, false, actor)
-        .await?
-        .blueprint)
+    rename_member(t, identifier, rename, actor).await
 }
 
 /// Renames a relation; every entity's value and edge moves with it.
@@ -379,38 +353,81 @@ pub async fn rename_relation(
     to: &str,
     actor: &Actor,
 ) -> Result<Value, StoreError> {
-    let current = load(t, identifier).await?;
-    let bp = &current.compiled.blueprint;
-    if !bp.relations.contains_key(from) {
-        return Err(StoreError::not_found("relation", from));
-    }
-    portolan_domain::ids::validate_key(to)
-        .map_err(|m| StoreError::invalid("/newRelationIdentifier", m))?;
-    if bp.properties.contains_key(to) || bp.relations.contains_key(to) {
-        return Err(StoreError::AlreadyExists {
-            resource: "relation",
-            identifier: to.to_owned(),
-        });
-    }
-    let mut new = (**bp).clone();
-    new.relations = bp
-        .relations
-        .iter()
-        .map(|(k, v)| (if k == from { to.to_owned() } else { k.clone() }, v.clone()))
-        .collect();
-    if let Some(Ownership::Inherited { path }) = &mut new.ownership {
-        let segs: Vec<&str> = path.split('.').collect();
-        if segs.first() == Some(&from) {
-            *path = std::iter::once(to)
-                .chain(segs.into_iter().skip(1))
-                .collect::<Vec<_>>()
-                .join(".");
-        }
-    }
     let rename = evolve::Rename::Relation {
         from: from.to_owned(),
         to: to.to_owned(),
     };
+    rename_member(t, identifier, rename, actor).await
+}
+
+fn rename_key<V: Clone>(
+    map: &indexmap::IndexMap<String, V>,
+    from: &str,
+    to: &str,
+) -> indexmap::IndexMap<String, V> {
+    map.iter()
+        .map(|(k, v)| (if k == from { to.to_owned() } else { k.clone() }, v.clone()))
+        .collect()
+}
+
+async fn rename_member(
+    t: &Tenant,
+    identifier: &str,
+    rename: evolve::Rename,
+    actor: &Actor,
+) -> Result<Value, StoreError> {
+    let current = load(t, identifier).await?;
+    let bp = &current.compiled.blueprint;
+    let (resource, pointer, from, to, exists) = match &rename {
+        evolve::Rename::Property { from, to } => (
+            "property",
+            "/newPropertyName",
+            from,
+            to,
+            bp.properties.contains_key(from),
+        ),
+        evolve::Rename::Relation { from, to } => (
+            "relation",
+            "/newRelationIdentifier",
+            from,
+            to,
+            bp.relations.contains_key(from),
+        ),
+        evolve::Rename::None => return Err(StoreError::Internal("rename without a member".into())),
+    };
+    if !exists {
+        return Err(StoreError::not_found(resource, from.as_str()));
+    }
+    portolan_domain::ids::validate_key(to).map_err(|m| StoreError::invalid(pointer, m))?;
+    if bp.properties.contains_key(to) || bp.relations.contains_key(to) {
+        return Err(StoreError::AlreadyExists {
+            resource,
+            identifier: to.clone(),
+        });
+    }
+    let mut new = (**bp).clone();
+    match &rename {
+        evolve::Rename::Property { .. } => {
+            new.properties = rename_key(&bp.properties, from, to);
+            for r in &mut new.required {
+                if r == from {
+                    r.clone_from(to);
+                }
+            }
+        }
+        _ => {
+            new.relations = rename_key(&bp.relations, from, to);
+            if let Some(Ownership::Inherited { path }) = &mut new.ownership {
+                let segs: Vec<&str> = path.split('.').collect();
+                if segs.first() == Some(&from.as_str()) {
+                    *path = std::iter::once(to.as_str())
+                        .chain(segs.into_iter().skip(1))
+                        .collect::<Vec<_>>()
+                        .join(".");
+                }
+            }
+        }
+    }
     Ok(evolve::apply(t, current, new, rename, false, actor)
         .await?
         .blueprint)
