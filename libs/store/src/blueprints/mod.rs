@@ -336,13 +336,14 @@ pub async fn rename_property(
     identifier: &str,
     from: &str,
     to: &str,
+    dry_run: bool,
     actor: &Actor,
-) -> Result<Value, StoreError> {
+) -> Result<UpdateOutcome, StoreError> {
     let rename = evolve::Rename::Property {
         from: from.to_owned(),
         to: to.to_owned(),
     };
-    rename_member(t, identifier, rename, actor).await
+    rename_member(t, identifier, rename, dry_run, actor).await
 }
 
 /// Renames a relation; every entity's value and edge moves with it.
@@ -351,13 +352,14 @@ pub async fn rename_relation(
     identifier: &str,
     from: &str,
     to: &str,
+    dry_run: bool,
     actor: &Actor,
-) -> Result<Value, StoreError> {
+) -> Result<UpdateOutcome, StoreError> {
     let rename = evolve::Rename::Relation {
         from: from.to_owned(),
         to: to.to_owned(),
     };
-    rename_member(t, identifier, rename, actor).await
+    rename_member(t, identifier, rename, dry_run, actor).await
 }
 
 fn rename_key<V: Clone>(
@@ -374,8 +376,9 @@ async fn rename_member(
     t: &Tenant,
     identifier: &str,
     rename: evolve::Rename,
+    dry_run: bool,
     actor: &Actor,
-) -> Result<Value, StoreError> {
+) -> Result<UpdateOutcome, StoreError> {
     let current = load(t, identifier).await?;
     let bp = &current.compiled.blueprint;
     let (resource, pointer, from, to, exists) = match &rename {
@@ -428,9 +431,7 @@ async fn rename_member(
             }
         }
     }
-    Ok(evolve::apply(t, current, new, rename, false, actor)
-        .await?
-        .blueprint)
+    evolve::apply(t, current, new, rename, dry_run, actor).await
 }
 
 /// The impact report of a change, re-exported for the API's OpenAPI schema.

@@ -152,38 +152,50 @@ fn string_member(body: &Value, key: &str) -> Result<String, ApiError> {
 ///
 /// Every entity's value moves to the new name.
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])), request_body = RenamePropertyBody,
-    responses((status = 200, body = BlueprintResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("dry_run" = Option<bool>, Query, description = "report the impact, write nothing")),
+    responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/properties/{property}/rename")]
 pub async fn rename_property(
     state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
+    q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let to = string_member(&body.0, "newPropertyName")?;
+    let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
-    let bp = blueprints::rename_property(&t, &path.0, &path.1, &to, &caller.actor).await?;
-    t.commit().await?;
-    Ok(ok("blueprint", bp))
+    let out =
+        blueprints::rename_property(&t, &path.0, &path.1, &to, dry_run, &caller.actor).await?;
+    if !dry_run {
+        t.commit().await?;
+    }
+    Ok(change_response(out))
 }
 
 /// Rename a relation
 ///
 /// Every entity's relation value moves to the new identifier.
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])), request_body = RenameRelationBody,
-    responses((status = 200, body = BlueprintResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("dry_run" = Option<bool>, Query, description = "report the impact, write nothing")),
+    responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/relations/{relation}/rename")]
 pub async fn rename_relation(
     state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
+    q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let to = string_member(&body.0, "newRelationIdentifier")?;
+    let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
-    let bp = blueprints::rename_relation(&t, &path.0, &path.1, &to, &caller.actor).await?;
-    t.commit().await?;
-    Ok(ok("blueprint", bp))
+    let out =
+        blueprints::rename_relation(&t, &path.0, &path.1, &to, dry_run, &caller.actor).await?;
+    if !dry_run {
+        t.commit().await?;
+    }
+    Ok(change_response(out))
 }
 
 /// Rename a mirror property

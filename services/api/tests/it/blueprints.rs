@@ -213,6 +213,29 @@ async fn renames_move_values_and_edges() {
         json!({"identifier": "api", "properties": {"language": "go", "port": 80}, "relations": {"owner": "core"}}))
         .await
         .expect(201, None);
+    let dry = app
+        .patch(
+            "/v1/blueprints/service/properties/port/rename?dry_run=true",
+            json!({"newPropertyName": "listenPort"}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(dry["dryRun"], json!(true));
+    assert_eq!(dry["impact"]["entitiesChecked"], json!(1));
+    assert!(
+        dry["blueprint"]["schema"]["properties"]
+            .get("listenPort")
+            .is_some()
+    );
+    let still = app
+        .get("/v1/blueprints/service/entities/api")
+        .await
+        .expect(200, None);
+    assert_eq!(
+        still["entity"]["properties"]["port"],
+        json!(80),
+        "a dry run writes nothing"
+    );
     let bp = app
         .patch(
             "/v1/blueprints/service/properties/port/rename",
