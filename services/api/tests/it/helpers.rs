@@ -282,6 +282,11 @@ impl TestApp {
         panic!("migration {id} did not finish");
     }
 
+    /// Stops accepting connections and waits for in-flight requests (graceful).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.handle.clone()
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.handle.stop(true).await;

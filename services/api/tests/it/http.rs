@@ -144,3 +144,43 @@ async fn unknown_routes_and_bad_flags_answer_in_port_shape() {
     .expect(422, Some("invalid_request"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_an_in_flight_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    catalog(&app).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let body = serde_json::to_vec(&json!({"identifier": "in-flight", "title": "T"})).unwrap();
+    let (first, rest) = body.split_at(5);
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/blueprints/team/entities HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Shutdown starts while the request is half sent.
+    let handle = app.server_handle();
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(rest).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    stopping.await.unwrap();
+    // New connections are refused once it has stopped.
+    assert!(tokio::net::TcpStream::connect(&addr).await.is_err());
+    // The acknowledged write is there.
+    let t = app.store.tenant(app.org).await.unwrap();
+    let e = portolan_store::entities::get(&t, "team", "in-flight", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(e["title"], json!("T"));
+    drop(t);
+    app.stop().await;
+}
