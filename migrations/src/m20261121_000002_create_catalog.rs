@@ -16,7 +16,7 @@ impl MigrationTrait for Migration {
                 .col(uuid(Blueprints::OrgId))
                 .col(string_len(Blueprints::Identifier, 100))
                 .col(big_integer(Blueprints::Version))
-                .col(json_binary(Blueprints::Definition))
+                .col(text(Blueprints::Definition)) // JSON text: keeps the definition as written, key order too
                 .col(timestamp_with_time_zone(Blueprints::CreatedAt))
                 .col(timestamp_with_time_zone(Blueprints::UpdatedAt))
                 .col(string_len(Blueprints::CreatedBy, 255))

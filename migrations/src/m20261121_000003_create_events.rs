@@ -1,4 +1,5 @@
-//! The append-only event log: the audit log and the outbox in one table.
+//! The append-only event log: the audit log and the outbox in one table. Its JSON columns are
+//! `json`, not `jsonb`: written once, read as they were written (key order kept), never indexed.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -23,10 +24,10 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(Events::Blueprint, 100))
                 .col(string_len(Events::Origin, 50))
                 .col(string_len_null(Events::RunId, 100))
-                .col(json_binary(Events::Actor))
+                .col(json(Events::Actor))
                 .col(timestamp_with_time_zone(Events::OccurredAt))
-                .col(json_binary(Events::Context))
-                .col(json_binary(Events::Diff))
+                .col(json(Events::Context))
+                .col(json(Events::Diff))
                 .col(string_len(Events::Status, 20))
                 .col(text_null(Events::Message))
                 .col(timestamp_with_time_zone_null(Events::PublishedAt))

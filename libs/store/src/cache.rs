@@ -1,5 +1,9 @@
-//! In-process caches in front of the database. Entries are keyed by version, so a stale
-//! entry is never served: a new blueprint version is a new key.
+//! In-process caches in front of the database.
+//!
+//! The compiled-validator cache is keyed by (org, blueprint, version) and every entry keeps the
+//! definition it was compiled from, which a hit must equal: a version number alone can name two
+//! definitions (a blueprint deleted and created again, or a change that was rolled back after it
+//! was compiled), and a stale validator must never be served.
 
 use std::sync::Arc;
 
@@ -8,8 +12,8 @@ use portolan_domain::schema::CompiledBlueprint;
 use quick_cache::sync::Cache;
 
 pub(crate) struct Caches {
-    /// (org, blueprint, version) -> compiled validator.
-    pub(crate) compiled: Cache<(OrgId, String, i64), Arc<CompiledBlueprint>>,
+    /// (org, blueprint, version) -> (definition, compiled validator).
+    pub(crate) compiled: Cache<(OrgId, String, i64), Arc<(String, Arc<CompiledBlueprint>)>>,
 }
 
 impl Caches {

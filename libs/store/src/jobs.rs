@@ -250,8 +250,6 @@ pub async fn run_next(store: &Store, shutdown: &CancellationToken) -> Result<boo
     };
     let org = OrgId(job.org_id);
     let outcome = run_delete_all(store, &job, shutdown).await;
-    let t = store.tenant(org).await?;
-    let current = find(&t, &job.id).await?;
     let (status, error) = match outcome {
         Ok(Finish::Done) => (COMPLETED, None),
         Ok(Finish::Cancelled) => (CANCELLED, None),
@@ -261,6 +259,11 @@ pub async fn run_next(store: &Store, shutdown: &CancellationToken) -> Result<boo
             (FAILURE, Some(e.to_string()))
         }
     };
+    if status != COMPLETED {
+        repair_dangling(store, org, &job).await?;
+    }
+    let t = store.tenant(org).await?;
+    let current = find(&t, &job.id).await?;
     set_status(t.conn(), &current, status, error.clone()).await?;
     let after = data_migration::Model {
         status: status.to_owned(),
@@ -338,6 +341,27 @@ async fn run_delete_all(
     let org = OrgId(job.org_id);
     let actor: portolan_domain::event::Actor = serde_json::from_value(job.actor.clone())
         .unwrap_or_else(|_| portolan_domain::event::Actor::system());
+    // Refuse up front, before deleting anything, when entities of other blueprints hold a
+    // required relation to this one (the batches would stop half-way on them).
+    {
+        let t = store.tenant(org).await?;
+        let held = relation::Entity::find()
+            .filter(relation::Column::OrgId.eq(org.0))
+            .filter(relation::Column::TargetBlueprint.eq(job.blueprint.as_str()))
+            .filter(relation::Column::SourceBlueprint.ne(job.blueprint.as_str()))
+            .filter(relation::Column::Required.eq(true))
+            .count(t.conn())
+            .await?;
+        if held > 0 {
+            return Err(StoreError::HasDependents {
+                message: format!(
+                    "{held} entities of other blueprints hold a required relation to entities of '{}': delete or change them first",
+                    job.blueprint
+                ),
+                dependents: Vec::new(),
+            });
+        }
+    }
     loop {
         if shutdown.is_cancelled() {
             return Ok(Finish::Interrupted);
@@ -368,20 +392,28 @@ async fn run_delete_all(
             t.commit().await?;
             return Ok(Finish::Done);
         }
-        // Edges from this blueprint into the batch go away with their holders (which this job
-        // deletes too); edges from other blueprints follow the usual dependents rules.
+        // Optional edges from this blueprint into the batch simply go: the job deletes their
+        // holders too (if it is cancelled half-way, `repair_dangling` clears what is left).
+        // Required ones take their holders along; other blueprints follow the usual rules.
         for chunk in ids.chunks(entities::IN_CHUNK) {
             relation::Entity::delete_many()
                 .filter(relation::Column::OrgId.eq(org.0))
                 .filter(relation::Column::SourceBlueprint.eq(job.blueprint.as_str()))
                 .filter(relation::Column::TargetBlueprint.eq(job.blueprint.as_str()))
+                .filter(relation::Column::Required.eq(false))
                 .filter(relation::Column::TargetIdentifier.is_in(chunk.iter().map(String::as_str)))
                 .exec(t.conn())
                 .await?;
         }
-        let n = entities::delete::delete_set(&t, &job.blueprint, &ids, false, &actor)
-            .await?
-            .len();
+        let n = entities::delete::delete_set(
+            &t,
+            &job.blueprint,
+            &ids,
+            entities::delete::Cascade::RequiredWithin(&job.blueprint),
+            &actor,
+        )
+        .await?
+        .len();
         data_migration::Entity::update_many()
             .col_expr(
                 data_migration::Column::Processed,
@@ -407,4 +439,53 @@ pub async fn active_count(t: &Tenant) -> Result<u64, StoreError> {
         ]))
         .count(t.conn())
         .await?)
+}
+
+/// After a delete-all job stopped half-way (cancelled or failed), removes from the entities
+/// that remain every relation value pointing at an entity of the same blueprint that the job
+/// deleted (their edges are already gone), each change with its update event.
+async fn repair_dangling(
+    store: &Store,
+    org: OrgId,
+    job: &data_migration::Model,
+) -> Result<(), StoreError> {
+    let actor: portolan_domain::event::Actor = serde_json::from_value(job.actor.clone())
+        .unwrap_or_else(|_| portolan_domain::event::Actor::system());
+    let mut last: Option<String> = None;
+    loop {
+        let t = store.tenant(org).await?;
+        let bp = match blueprints::load(&t, &job.blueprint).await {
+            Ok(bp) => bp,
+            Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let own: Vec<&String> = bp
+            .compiled
+            .blueprint
+            .relations
+            .iter()
+            .filter(|(_, d)| d.target == job.blueprint)
+            .map(|(k, _)| k)
+            .collect();
+        if own.is_empty() {
+            return Ok(());
+        }
+        let mut q = entity::Entity::find()
+            .filter(entity::Column::OrgId.eq(org.0))
+            .filter(entity::Column::Blueprint.eq(job.blueprint.as_str()));
+        if let Some(l) = &last {
+            q = q.filter(entity::Column::Identifier.gt(l.as_str()));
+        }
+        let rows = q
+            .order_by_asc(entity::Column::Identifier)
+            .limit(1_000)
+            .all(t.conn())
+            .await?;
+        let Some(tail) = rows.last() else {
+            return Ok(());
+        };
+        last = Some(tail.identifier.clone());
+        entities::delete::drop_missing_targets(&t, &bp, &own, rows, &actor).await?;
+        t.commit().await?;
+    }
 }

@@ -119,14 +119,14 @@ pub(crate) async fn apply(
 
     let now = Utc::now();
     let new_model = blueprint::Model {
-        definition: new.to_json(),
+        definition: new.to_json().to_string(),
         version,
         updated_at: now,
         updated_by: actor.by.clone(),
         ..current.model.clone()
     };
     let outcome = UpdateOutcome {
-        blueprint: blueprint_json(&new_model),
+        blueprint: blueprint_json(&new_model)?,
         impact,
         dry_run,
     };
@@ -190,7 +190,7 @@ pub(crate) async fn apply(
             resource_id: old.identifier.clone(),
             blueprint: Some(old.identifier.clone()),
             context: json!({"blueprintIdentifier": old.identifier}),
-            before: Some(blueprint_json(&current.model)),
+            before: Some(blueprint_json(&current.model)?),
             after: Some(outcome.blueprint.clone()),
             run_id: None,
         }],

@@ -11,7 +11,8 @@ use portolan_domain::blueprint::{Blueprint, Ownership, merge_patch};
 use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::schema::CompiledBlueprint;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::{Value, json};
 
@@ -29,11 +30,41 @@ pub struct StoredBlueprint {
     pub compiled: Arc<CompiledBlueprint>,
 }
 
+/// How a load locks the blueprint row until the transaction ends (PostgreSQL; SQLite runs one
+/// writer at a time anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// A plain read.
+    None,
+    /// Entity writes: many may validate against the definition at once, but it cannot change
+    /// under them.
+    Share,
+    /// Definition changes: one at a time, and no entity write in between.
+    Update,
+}
+
 /// Loads a blueprint of the tenant's org, or `NotFound`.
 pub async fn load(t: &Tenant, identifier: &str) -> Result<StoredBlueprint, StoreError> {
-    let model = blueprint::Entity::find()
+    load_locked(t, identifier, Lock::None).await
+}
+
+/// Loads a blueprint and locks its row as `lock` says.
+pub async fn load_locked(
+    t: &Tenant,
+    identifier: &str,
+    lock: Lock,
+) -> Result<StoredBlueprint, StoreError> {
+    let mut q = blueprint::Entity::find()
         .filter(blueprint::Column::OrgId.eq(t.org().0))
-        .filter(blueprint::Column::Identifier.eq(identifier))
+        .filter(blueprint::Column::Identifier.eq(identifier));
+    if t.store().backend() == crate::Backend::Postgres {
+        q = match lock {
+            Lock::None => q,
+            Lock::Share => q.lock_shared(),
+            Lock::Update => q.lock_exclusive(),
+        };
+    }
+    let model = q
         .one(t.conn())
         .await?
         .ok_or_else(|| StoreError::not_found("blueprint", identifier))?;
@@ -43,22 +74,28 @@ pub async fn load(t: &Tenant, identifier: &str) -> Result<StoredBlueprint, Store
 
 fn compiled(t: &Tenant, model: &blueprint::Model) -> Result<Arc<CompiledBlueprint>, StoreError> {
     let key = (t.org(), model.identifier.clone(), model.version);
-    t.store().cache.compiled.get_or_insert_with(&key, || {
-        let bp = Blueprint::parse(&model.definition).map_err(|e| {
+    let cache = &t.store().cache.compiled;
+    if let Some(hit) = cache.get(&key)
+        && hit.0 == model.definition
+    {
+        return Ok(hit.1.clone());
+    }
+    let bp = Blueprint::parse(&model.definition_json()?).map_err(|e| {
+        StoreError::Internal(format!(
+            "stored blueprint '{}' does not parse: {e}",
+            model.identifier
+        ))
+    })?;
+    let compiled = CompiledBlueprint::compile(Arc::new(bp), model.version)
+        .map(Arc::new)
+        .map_err(|e| {
             StoreError::Internal(format!(
-                "stored blueprint '{}' does not parse: {e}",
+                "stored blueprint '{}' does not compile: {e}",
                 model.identifier
             ))
         })?;
-        CompiledBlueprint::compile(Arc::new(bp), model.version)
-            .map(Arc::new)
-            .map_err(|e| {
-                StoreError::Internal(format!(
-                    "stored blueprint '{}' does not compile: {e}",
-                    model.identifier
-                ))
-            })
-    })
+    cache.insert(key, Arc::new((model.definition.clone(), compiled.clone())));
+    Ok(compiled)
 }
 
 fn ts(t: &chrono::DateTime<Utc>) -> String {
@@ -66,15 +103,15 @@ fn ts(t: &chrono::DateTime<Utc>) -> String {
 }
 
 /// Port's blueprint shape: the definition plus its metadata.
-pub fn blueprint_json(m: &blueprint::Model) -> Value {
-    let mut v = m.definition.clone();
+pub fn blueprint_json(m: &blueprint::Model) -> Result<Value, StoreError> {
+    let mut v = m.definition_json()?;
     if let Some(o) = v.as_object_mut() {
         o.insert("createdAt".into(), json!(ts(&m.created_at)));
         o.insert("createdBy".into(), json!(m.created_by));
         o.insert("updatedAt".into(), json!(ts(&m.updated_at)));
         o.insert("updatedBy".into(), json!(m.updated_by));
     }
-    v
+    Ok(v)
 }
 
 pub async fn list(t: &Tenant) -> Result<Vec<Value>, StoreError> {
@@ -83,11 +120,11 @@ pub async fn list(t: &Tenant) -> Result<Vec<Value>, StoreError> {
         .order_by_asc(blueprint::Column::Identifier)
         .all(t.conn())
         .await?;
-    Ok(rows.iter().map(blueprint_json).collect())
+    rows.iter().map(blueprint_json).collect()
 }
 
 pub async fn get(t: &Tenant, identifier: &str) -> Result<Value, StoreError> {
-    Ok(blueprint_json(&load(t, identifier).await?.model))
+    blueprint_json(&load(t, identifier).await?.model)
 }
 
 /// Checks what the store knows and the domain cannot: relation targets exist in the org
@@ -181,13 +218,13 @@ pub async fn create(
         org_id: t.org().0,
         identifier: bp.identifier.clone(),
         version: 1,
-        definition: bp.to_json(),
+        definition: bp.to_json().to_string(),
         created_at: now,
         updated_at: now,
         created_by: actor.by.clone(),
         updated_by: actor.by.clone(),
     };
-    let out = blueprint_json(&model);
+    let out = blueprint_json(&model)?;
     if dry_run {
         return Ok(out);
     }
@@ -230,7 +267,7 @@ pub async fn replace(
     dry_run: bool,
     actor: &Actor,
 ) -> Result<UpdateOutcome, StoreError> {
-    let current = load(t, identifier).await?;
+    let current = load_locked(t, identifier, Lock::Update).await?;
     let mut body = body.clone();
     if let Some(o) = body.as_object_mut() {
         match o.get("identifier") {
@@ -262,15 +299,15 @@ pub async fn patch(
     if !body.is_object() {
         return Err(StoreError::invalid("", "the body must be a JSON object"));
     }
-    let current = load(t, identifier).await?;
-    let mut merged = current.model.definition.clone();
+    let current = load_locked(t, identifier, Lock::Update).await?;
+    let mut merged = current.model.definition_json()?;
     merge_patch(&mut merged, body);
     replace(t, identifier, &merged, dry_run, actor).await
 }
 
 /// Deletes a blueprint that holds no entities and that no other blueprint relates to.
 pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), StoreError> {
-    let current = load(t, identifier).await?;
+    let current = load_locked(t, identifier, Lock::Update).await?;
     let n = entity::Entity::find()
         .filter(entity::Column::OrgId.eq(t.org().0))
         .filter(entity::Column::Blueprint.eq(identifier))
@@ -291,7 +328,11 @@ pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), S
         .await?;
     let mut dependents = Vec::new();
     for o in &others {
-        if let Some(rels) = o.definition.get("relations").and_then(Value::as_object) {
+        if let Some(rels) = o
+            .definition_json()?
+            .get("relations")
+            .and_then(Value::as_object)
+        {
             for (key, rel) in rels {
                 if rel.get("target").and_then(Value::as_str) == Some(identifier) {
                     dependents.push(json!({"blueprint": o.identifier, "relation": key}));
@@ -322,7 +363,7 @@ pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), S
             resource_id: identifier.to_owned(),
             blueprint: Some(identifier.to_owned()),
             context: json!({"blueprintIdentifier": identifier}),
-            before: Some(blueprint_json(&current.model)),
+            before: Some(blueprint_json(&current.model)?),
             after: None,
             run_id: None,
         }],
@@ -379,7 +420,7 @@ async fn rename_member(
     dry_run: bool,
     actor: &Actor,
 ) -> Result<UpdateOutcome, StoreError> {
-    let current = load(t, identifier).await?;
+    let current = load_locked(t, identifier, Lock::Update).await?;
     let bp = &current.compiled.blueprint;
     let (resource, pointer, from, to, exists) = match &rename {
         evolve::Rename::Property { from, to } => (

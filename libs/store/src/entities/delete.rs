@@ -32,7 +32,14 @@ pub async fn delete(
     delete_dependents: bool,
     actor: &Actor,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    delete_set(t, blueprint, &[id.to_owned()], delete_dependents, actor).await
+    delete_set(
+        t,
+        blueprint,
+        &[id.to_owned()],
+        delete_dependents.into(),
+        actor,
+    )
+    .await
 }
 
 /// Deletes 1 to 100 entities of one blueprint, all or nothing.
@@ -43,17 +50,35 @@ pub async fn bulk_delete(
     delete_dependents: bool,
     actor: &Actor,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    delete_set(t, blueprint, ids, delete_dependents, actor).await
+    delete_set(t, blueprint, ids, delete_dependents.into(), actor).await
+}
+
+/// Which dependents a delete takes along.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cascade<'a> {
+    /// None: required dependents refuse the delete, optional ones are cleared.
+    None,
+    /// Every dependent, transitively (`delete_dependents=true`).
+    All,
+    /// Dependents of this blueprint that hold a *required* relation (the delete-all job deletes
+    /// them anyway, and they could not be left without their target).
+    RequiredWithin(&'a str),
+}
+
+impl From<bool> for Cascade<'_> {
+    fn from(all: bool) -> Self {
+        if all { Cascade::All } else { Cascade::None }
+    }
 }
 
 pub(crate) async fn delete_set(
     t: &Tenant,
     blueprint: &str,
     ids: &[String],
-    delete_dependents: bool,
+    cascade: Cascade<'_>,
     actor: &Actor,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    blueprints::load(t, blueprint).await?;
+    blueprints::load_locked(t, blueprint, blueprints::Lock::Share).await?;
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let roots = fetch(
         t,
@@ -79,7 +104,12 @@ pub(crate) async fn delete_set(
             if set.contains(&source) {
                 continue;
             }
-            if delete_dependents {
+            let take = match cascade {
+                Cascade::All => true,
+                Cascade::RequiredWithin(bp) => e.required && source.0 == bp,
+                Cascade::None => false,
+            };
+            if take {
                 set.insert(source.clone());
                 frontier.push(source);
                 if set.len() > MAX_CASCADE {
@@ -210,7 +240,7 @@ pub(crate) async fn clear_optional(
     let now = chrono::Utc::now();
     let mut evts = Vec::new();
     for ((bp_id, id), es) in holders {
-        let bp = blueprints::load(t, &bp_id).await?;
+        let bp = blueprints::load_locked(t, &bp_id, blueprints::Lock::Share).await?;
         let rows = fetch(t, &bp_id, &[id.as_str()], false).await?;
         let Some(before) = rows.get(&id) else {
             continue;
@@ -259,6 +289,80 @@ pub(crate) async fn clear_optional(
             blueprint: Some(bp_id.clone()),
             context: json!({"blueprintIdentifier": bp_id, "entityIdentifier": id}),
             before: Some(entity_json(before, &bp.compiled.blueprint)),
+            after: Some(entity_json(&after, &bp.compiled.blueprint)),
+            run_id: None,
+        });
+    }
+    events::append(t.conn(), t.org(), actor, evts).await
+}
+
+/// Removes, from `rows` of `bp`, the values of relations `keys` (which target `bp` itself) that
+/// point at entities that no longer exist; writes each changed row with an update event.
+pub(crate) async fn drop_missing_targets(
+    t: &Tenant,
+    bp: &blueprints::StoredBlueprint,
+    keys: &[&String],
+    rows: Vec<entity::Model>,
+    actor: &Actor,
+) -> Result<(), StoreError> {
+    let blueprint = bp.model.identifier.as_str();
+    let mut wanted: Vec<String> = Vec::new();
+    for m in &rows {
+        for k in keys {
+            match m.relations.get(k.as_str()) {
+                Some(Value::String(s)) => wanted.push(s.clone()),
+                Some(Value::Array(a)) => {
+                    wanted.extend(a.iter().filter_map(Value::as_str).map(str::to_owned))
+                }
+                _ => {}
+            }
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let alive: HashSet<String> = super::write::existing_ids(t, blueprint, &refs)
+        .await?
+        .into_iter()
+        .collect();
+    let now = chrono::Utc::now();
+    let mut evts = Vec::new();
+    for before in rows {
+        let mut after = before.clone();
+        let mut changed = false;
+        if let Some(rels) = after.relations.as_object_mut() {
+            for k in keys {
+                let remove = match rels.get_mut(k.as_str()) {
+                    Some(Value::Array(a)) => {
+                        let n = a.len();
+                        a.retain(|v| v.as_str().is_some_and(|s| alive.contains(s)));
+                        changed |= a.len() != n;
+                        false
+                    }
+                    Some(Value::String(s)) => !alive.contains(s.as_str()),
+                    _ => false,
+                };
+                if remove {
+                    rels.remove(k.as_str());
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            continue;
+        }
+        after.updated_at = now;
+        after.updated_by = actor.by.clone();
+        entity::Entity::update(active(after.clone()))
+            .exec(t.conn())
+            .await?;
+        evts.push(NewEvent {
+            resource_type: ResourceType::Entity,
+            action: Action::Update,
+            resource_id: after.identifier.clone(),
+            blueprint: Some(blueprint.to_owned()),
+            context: json!({"blueprintIdentifier": blueprint, "entityIdentifier": after.identifier}),
+            before: Some(entity_json(&before, &bp.compiled.blueprint)),
             after: Some(entity_json(&after, &bp.compiled.blueprint)),
             run_id: None,
         });

@@ -83,7 +83,7 @@ pub async fn write(
     opts: &WriteOptions,
     actor: &Actor,
 ) -> Result<(Vec<Written>, Vec<Failed>), StoreError> {
-    let bp = blueprints::load(t, blueprint).await?;
+    let bp = blueprints::load_locked(t, blueprint, blueprints::Lock::Share).await?;
     let compiled = bp.compiled.clone();
     let mut failed = Vec::new();
 
@@ -364,7 +364,9 @@ async fn check_relations(
                 let compiled = match bare_targets.get(&target_bp) {
                     Some(c) => c.clone(),
                     None => {
-                        let c = blueprints::load(t, &target_bp).await?.compiled;
+                        let c = blueprints::load_locked(t, &target_bp, blueprints::Lock::Share)
+                            .await?
+                            .compiled;
                         bare_targets.insert(target_bp.clone(), c.clone());
                         c
                     }

@@ -16,12 +16,12 @@ pub struct Model {
     pub blueprint: Option<String>,
     pub origin: String,
     pub run_id: Option<String>,
-    #[sea_orm(column_type = "JsonBinary")]
+    #[sea_orm(column_type = "Json")]
     pub actor: Json,
     pub occurred_at: DateTimeUtc,
-    #[sea_orm(column_type = "JsonBinary")]
+    #[sea_orm(column_type = "Json")]
     pub context: Json,
-    #[sea_orm(column_type = "JsonBinary")]
+    #[sea_orm(column_type = "Json")]
     pub diff: Json,
     pub status: String,
     pub message: Option<String>,

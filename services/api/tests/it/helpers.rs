@@ -150,12 +150,13 @@ pub struct Res {
 impl Res {
     /// Asserts the status and, for errors, Port's error shape with this code.
     pub fn expect(self, status: u16, code: Option<&str>) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.body
-        );
+        if self.status.as_u16() != status {
+            let body: String = self.body.to_string().chars().take(1500).collect();
+            panic!(
+                "expected status {status}, got {}; body: {body}",
+                self.status
+            );
+        }
         if let Some(code) = code {
             assert_eq!(self.body["ok"], json!(false), "error body: {}", self.body);
             assert_eq!(self.body["error"], json!(code), "error body: {}", self.body);

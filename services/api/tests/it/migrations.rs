@@ -100,3 +100,97 @@ async fn a_pending_migration_can_be_cancelled() {
     app.get("/v1/blueprints/team").await.expect(200, None);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_delete_all_cancelled_half_way_leaves_no_dangling_relation() {
+    let app = spawn_app().await;
+    app.blueprint(
+        json!({"identifier": "node", "title": "Node", "schema": {"properties": {}},
+        "relations": {"next": {"target": "node", "required": false, "many": false},
+                      "peers": {"target": "node", "required": false, "many": true}}}),
+    )
+    .await;
+    // 4,000 nodes, each pointing at the next and at two peers far away.
+    let n = 4000;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let entities: Vec<_> = chunk
+            .iter()
+            .map(|i| json!({"identifier": format!("n{i:05}"),
+                "relations": {"next": format!("n{:05}", (i + 1) % n), "peers": [format!("n{:05}", (i + 1700) % n), format!("n{:05}", (i + 3100) % n)]}}))
+            .collect();
+        app.post(
+            "/v1/blueprints/node/entities/bulk?upsert=true&create_missing_related_entities=true",
+            json!({"entities": entities}),
+        )
+        .await
+        .expect(200, None);
+    }
+    let id = app
+        .delete("/v1/blueprints/node/all-entities")
+        .await
+        .expect(202, None)["migrationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Cancel as soon as the first batch is done.
+    for _ in 0..2000 {
+        let m = app
+            .get(&format!("/v1/migrations/{id}"))
+            .await
+            .expect(200, None)["migration"]
+            .clone();
+        if m["processed"].as_i64().unwrap() > 0
+            || m["status"] != json!("PENDING") && m["status"] != json!("RUNNING")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    app.post(&format!("/v1/migrations/{id}/cancel"), json!({}))
+        .await;
+    let m = app.wait_migration(&id).await;
+    let left = app
+        .get("/v1/blueprints/node/entities")
+        .await
+        .expect(200, None)["entities"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(m["status"], json!("CANCELLED"), "{m}");
+    assert!(
+        !left.is_empty() && left.len() < n,
+        "cancelled half-way: {} left",
+        left.len()
+    );
+    let alive: std::collections::HashSet<&str> = left
+        .iter()
+        .map(|e| e["identifier"].as_str().unwrap())
+        .collect();
+    for e in &left {
+        if let Some(next) = e["relations"]["next"].as_str() {
+            assert!(
+                alive.contains(next),
+                "{} points at deleted {next}",
+                e["identifier"]
+            );
+        }
+        for p in e["relations"]["peers"].as_array().unwrap() {
+            assert!(
+                alive.contains(p.as_str().unwrap()),
+                "{} points at deleted {p}",
+                e["identifier"]
+            );
+        }
+    }
+    // The edges agree with the entities.
+    let edges: i64 = app.count_rows("entity_relations").await;
+    let from_json: usize = left
+        .iter()
+        .map(|e| {
+            usize::from(e["relations"]["next"].is_string())
+                + e["relations"]["peers"].as_array().unwrap().len()
+        })
+        .sum();
+    assert_eq!(edges as usize, from_json);
+    app.stop().await;
+}

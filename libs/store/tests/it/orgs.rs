@@ -1,0 +1,138 @@
+//! Organizations, credentials and signing keys.
+
+use portolan_store::orgs::NewCredential;
+use portolan_store::{StoreError, events};
+
+use crate::support::{actor, both, new_org, tenant};
+
+#[tokio::test]
+async fn create_organization_with_its_credential_and_events() {
+    both(|store| async move {
+        assert!(store.has_no_organizations().await.expect("count orgs"));
+        let org = store
+            .create_organization(
+                "acme",
+                NewCredential {
+                    client_id: "acme-ci".into(),
+                    secret_hash: "$argon2id$secret-hash".into(),
+                    name: "CI".into(),
+                    role: "admin".into(),
+                },
+                &actor(),
+            )
+            .await
+            .expect("create");
+        assert!(!store.has_no_organizations().await.expect("count orgs"));
+        assert!(store.organization_active(org).await.expect("active"));
+        assert!(
+            !store
+                .organization_active(portolan_store::OrgId::new())
+                .await
+                .expect("active"),
+            "an unknown org is not active"
+        );
+        let cred = store
+            .find_credential("acme-ci")
+            .await
+            .expect("find")
+            .expect("credential exists");
+        assert_eq!(cred.org_id, org.0);
+        assert_eq!(cred.role, "admin");
+        assert_eq!(cred.secret_hash, "$argon2id$secret-hash");
+        assert!(
+            store
+                .find_credential("nobody")
+                .await
+                .expect("find")
+                .is_none()
+        );
+
+        let t = tenant(&store, org).await;
+        let log = events::all_for_org(&t).await.expect("events");
+        drop(t);
+        let kinds: Vec<(&str, &str)> = log
+            .iter()
+            .map(|e| (e.r#type.as_str(), e.resource_id.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("organization.created", org.to_string().as_str()),
+                ("credential.created", "acme-ci"),
+            ]
+        );
+        for e in &log {
+            let text = e.diff.to_string();
+            assert!(
+                !text.contains("argon2id"),
+                "an event leaks the secret hash: {text}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_duplicate_client_id_is_refused_and_nothing_is_created() {
+    both(|store| async move {
+        let cred = |name: &str| NewCredential {
+            client_id: "same".into(),
+            secret_hash: "h".into(),
+            name: name.into(),
+            role: "admin".into(),
+        };
+        store
+            .create_organization("one", cred("first"), &actor())
+            .await
+            .expect("first org");
+        let err = store
+            .create_organization("two", cred("second"), &actor())
+            .await
+            .expect_err("duplicate client id");
+        assert!(
+            matches!(
+                err,
+                StoreError::AlreadyExists { resource: "credential", ref identifier }
+                    if identifier == "same"
+            ),
+            "{err:?}"
+        );
+        // The second organization was rolled back with its credential.
+        use portolan_store::models::organization;
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        assert_eq!(
+            organization::Entity::find()
+                .count(store.connection())
+                .await
+                .expect("count"),
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn signing_keys_are_listed_newest_first() {
+    both(|store| async move {
+        assert!(store.signing_keys().await.expect("keys").is_empty());
+        store
+            .insert_signing_key("k1", vec![1, 2], vec![3, 4])
+            .await
+            .expect("insert k1");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store
+            .insert_signing_key("k2", vec![5], vec![6])
+            .await
+            .expect("insert k2");
+        let keys = store.signing_keys().await.expect("keys");
+        let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, ["k2", "k1"]);
+        assert_eq!(keys[1].private_key, [1, 2]);
+        assert_eq!(keys[1].public_key, [3, 4]);
+        // Two orgs can coexist, each with its own credential.
+        let a = new_org(&store).await;
+        let b = new_org(&store).await;
+        assert_ne!(a, b);
+    })
+    .await;
+}
