@@ -71,7 +71,7 @@ impl fmt::Debug for AmqpBus {
 impl AmqpBus {
     /// Connects to `url`, naming the connection `connection_name`, declares the durable topic
     /// exchange `exchange` and opens the publishing channel in confirm mode. Fails within
-    /// [`CONNECT_TIMEOUT`] when the broker does not answer.
+    /// 10 s when the broker does not answer.
     pub async fn connect(
         url: &str,
         exchange: &str,

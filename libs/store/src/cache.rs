@@ -11,9 +11,12 @@ use portolan_domain::OrgId;
 use portolan_domain::schema::CompiledBlueprint;
 use quick_cache::sync::Cache;
 
+/// (org, blueprint, version).
+pub(crate) type CompiledKey = (OrgId, String, i64);
+
 pub(crate) struct Caches {
     /// (org, blueprint, version) -> (definition, compiled validator).
-    pub(crate) compiled: Cache<(OrgId, String, i64), Arc<(String, Arc<CompiledBlueprint>)>>,
+    pub(crate) compiled: Cache<CompiledKey, Arc<(String, Arc<CompiledBlueprint>)>>,
 }
 
 impl Caches {

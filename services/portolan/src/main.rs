@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use portolan_config::{Config, LogFormat};
+use portolan_config::Config;
 use portolan_store::Store;
 use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
@@ -43,18 +43,6 @@ enum Command {
     Openapi,
 }
 
-fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match config.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -67,7 +55,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load().context("configuration")?;
-    init_tracing(&config);
+    // Logs go to stderr: stdout carries the banner (and the first-start secret).
+    portolan_runtime::init_tracing(&config, std::io::stderr);
     match command {
         Command::Migrate => {
             let store = connect(&config).await?;
@@ -129,7 +118,7 @@ async fn serve(config: Config, api_only: bool, no_migrate: bool) -> anyhow::Resu
     print_banner(&config, api.addr, created.as_ref(), api_only);
     let handle = api.server.handle();
     let server = tokio::spawn(api.server);
-    wait_for_signal().await;
+    portolan_runtime::wait_for_signal().await;
     tracing::info!("shutting down: finishing in-flight requests");
     handle.stop(true).await;
     shutdown.cancel();
@@ -191,31 +180,4 @@ fn print_banner(
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

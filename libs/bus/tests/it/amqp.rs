@@ -1,6 +1,9 @@
 use std::time::Duration;
 
-use lapin::options::{BasicAckOptions, BasicRejectOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{
+    BasicAckOptions, BasicRejectOptions, ExchangeDeleteOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 
 use portolan_bus::{AmqpBus, Bus, BusError, Envelope, connect, dead_letter_queue};
@@ -125,6 +128,40 @@ async fn a_nacked_publish_is_an_error() {
         matches!(outcome, Err(BusError::Nacked(id)) if id == refused.id),
         "{outcome:?}"
     );
+    bus.close().await;
+    peer.cleanup(&names).await;
+}
+
+#[tokio::test]
+async fn after_its_channel_dies_the_bus_reconnects_on_the_next_call() {
+    let names = Names::new();
+    let bus = bus(&names).await;
+    let peer = Peer::open().await;
+    // Deleting the exchange under the bus makes its next publish a channel error (404).
+    peer.channel
+        .exchange_delete(
+            names.exchange.as_str().into(),
+            ExchangeDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(bus.publish(&event("entity.created")).await.is_err());
+
+    // The next call opens a new connection, which declares the exchange again.
+    bus.health().await.unwrap();
+    bus.declare_queue(&names.queue, &["entity.#"])
+        .await
+        .unwrap();
+    let sent = event("entity.updated");
+    bus.publish(&sent).await.unwrap();
+    let message = peer.next(&names.queue).await;
+    assert_eq!(Envelope::from_json(&message.delivery.data).unwrap(), sent);
+    message
+        .delivery
+        .ack(BasicAckOptions::default())
+        .await
+        .unwrap();
+
     bus.close().await;
     peer.cleanup(&names).await;
 }

@@ -1,22 +1,24 @@
+//! Start, health, readiness, shutdown, and failing to start.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use portolan_automation_worker::{queue_name, start, start_with};
 use portolan_bus::{Bus, InProcessBus};
 use portolan_store::Store;
 
-use crate::support::{Setup, get, get_with, is_listening};
+use super::{Setup, Worker, get, get_with, is_listening};
 
-#[tokio::test]
-async fn serves_health_declares_its_queue_and_stops_on_shutdown() {
-    let setup = Setup::new().await;
-    let queue = queue_name(&setup.config.amqp_queue_prefix);
+pub async fn serves_health_declares_its_queue_and_stops_on_shutdown(worker: &Worker) {
+    let setup = Setup::new(worker.spec).await;
+    let queue = worker.spec.queue(&setup.config);
     let shutdown = CancellationToken::new();
 
-    let running = start(setup.config.clone(), shutdown.clone()).await.unwrap();
+    let running = (worker.start)(setup.config.clone(), shutdown.clone())
+        .await
+        .unwrap();
     let addr = running.health_addr();
     assert_ne!(addr.port(), 0);
 
@@ -52,14 +54,13 @@ async fn serves_health_declares_its_queue_and_stops_on_shutdown() {
     setup.cleanup(&queue).await;
 }
 
-#[tokio::test]
-async fn readyz_answers_503_naming_the_bus_when_the_bus_is_down() {
-    let setup = Setup::new().await;
+pub async fn readyz_answers_503_naming_the_bus_when_the_bus_is_down(worker: &Worker) {
+    let setup = Setup::new(worker.spec).await;
     let store = Store::connect(&setup.database.url, 2).await.unwrap();
     let bus = Arc::new(InProcessBus::new());
     let shutdown = CancellationToken::new();
 
-    let running = start_with(&setup.config, store.clone(), bus.clone(), shutdown.clone())
+    let running = (worker.start_with)(&setup.config, store.clone(), bus.clone(), shutdown.clone())
         .await
         .unwrap();
     let addr = running.health_addr();
@@ -86,13 +87,12 @@ async fn readyz_answers_503_naming_the_bus_when_the_bus_is_down() {
     // The store was the caller's: start_with leaves it open.
     store.ping().await.unwrap();
     store.close().await.unwrap();
-    let queue = queue_name(&setup.config.amqp_queue_prefix);
+    let queue = worker.spec.queue(&setup.config);
     setup.cleanup(&queue).await;
 }
 
-#[tokio::test]
-async fn start_fails_with_an_error_when_the_broker_is_unreachable() {
-    let mut setup = Setup::new().await;
+pub async fn start_fails_with_an_error_when_the_broker_is_unreachable(worker: &Worker) {
+    let mut setup = Setup::new(worker.spec).await;
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -101,13 +101,13 @@ async fn start_fails_with_an_error_when_the_broker_is_unreachable() {
 
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),
-        start(setup.config.clone(), CancellationToken::new()),
+        (worker.start)(setup.config.clone(), CancellationToken::new()),
     )
     .await
     .expect("start must fail, not hang");
 
     let error = outcome.unwrap_err();
     assert!(format!("{error:#}").contains("message broker"), "{error:#}");
-    let queue = queue_name(&setup.config.amqp_queue_prefix);
+    let queue = worker.spec.queue(&setup.config);
     setup.cleanup(&queue).await;
 }
