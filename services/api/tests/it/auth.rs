@@ -107,3 +107,49 @@ async fn the_secret_is_stored_as_an_argon2id_hash() {
     assert!(!cred.secret_hash.contains(&app.client_secret));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn tokens_of_unknown_keys_are_refused_and_keys_added_by_another_instance_are_picked_up() {
+    use portolan_auth::jwt::{TokenIssuer, generate_signing_key};
+    let app = spawn_app().await;
+    let key = generate_signing_key();
+    let issuer = TokenIssuer::new(
+        &key,
+        app.config.jwt_issuer.clone(),
+        app.config.jwt_audience.clone(),
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap();
+    let token = issuer.issue(app.org.0, "someone").unwrap().token;
+    // Signed by a key this deployment never had: refused.
+    app.call_as(&token, Method::GET, "/v1/blueprints", None)
+        .await
+        .expect(401, Some("unauthorized"));
+    // Another instance stores the key (rotation): the same token is now verified.
+    app.store
+        .insert_signing_key(
+            &key.kid,
+            key.private_pkcs8_der.clone(),
+            key.public_key.clone(),
+        )
+        .await
+        .unwrap();
+    app.call_as(&token, Method::GET, "/v1/blueprints", None)
+        .await
+        .expect(200, None);
+    // A token for the right key but another audience is still refused.
+    let other = TokenIssuer::new(
+        &key,
+        app.config.jwt_issuer.clone(),
+        "someone-else".into(),
+        std::time::Duration::from_secs(600),
+    )
+    .unwrap()
+    .issue(app.org.0, "someone")
+    .unwrap()
+    .token;
+    app.call_as(&other, Method::GET, "/v1/blueprints", None)
+        .await
+        .expect(401, Some("unauthorized"));
+    app.stop().await;
+}

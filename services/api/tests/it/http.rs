@@ -184,3 +184,151 @@ async fn graceful_shutdown_finishes_an_in_flight_request() {
     drop(t);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn bad_requests_get_port_shaped_4xx_and_change_nothing() {
+    let app = spawn_app().await;
+    catalog(&app).await;
+    app.post(
+        "/v1/blueprints/team/entities",
+        json!({"identifier": "core"}),
+    )
+    .await
+    .expect(201, None);
+    let tables = [
+        "blueprints",
+        "entities",
+        "entity_relations",
+        "events",
+        "data_migrations",
+    ];
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(app.count_rows(t).await);
+    }
+    let cases: Vec<(Method, &str, Option<serde_json::Value>, u16, &str)> = vec![
+        (
+            Method::PUT,
+            "/v1/blueprints/team",
+            Some(json!({"identifier": "other", "title": "T", "schema": {"properties": {}}})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::PATCH,
+            "/v1/blueprints/team",
+            Some(json!(["not", "an", "object"])),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::PATCH,
+            "/v1/blueprints/ghost",
+            Some(json!({"title": "x"})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::PUT,
+            "/v1/blueprints/ghost/entities/x",
+            Some(json!({})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/entities?merge=true",
+            Some(json!({"identifier": "x"})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/bulk/entities/delete",
+            Some(json!({"entities": [1, 2]})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::DELETE,
+            "/v1/blueprints/team/entities/core?delete_dependents=perhaps",
+            None,
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/entities",
+            Some(json!({"identifier": "x", "team": [""]})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/entities",
+            Some(json!({"identifier": "x", "unknownMember": 1})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/entities",
+            Some(json!({"identifier": {"combinator": "and", "rules": []}})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/team/entities",
+            Some(json!({"identifier": "core"})),
+            409,
+            "identifier_taken",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints",
+            Some(json!({"identifier": "team", "title": "T", "schema": {"properties": {}}})),
+            409,
+            "identifier_taken",
+        ),
+        (
+            Method::PATCH,
+            "/v1/blueprints/team/relations/ghost/rename",
+            Some(json!({"newRelationIdentifier": "x"})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/v1/migrations/nope/cancel",
+            Some(json!({})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::DELETE,
+            "/v1/blueprints/team",
+            None,
+            409,
+            "has_dependents",
+        ),
+        (
+            Method::POST,
+            "/v1/blueprints/service/entities",
+            Some(
+                json!({"identifier": "s", "properties": {"language": "go"}, "relations": {"owner": "core", "dependsOn": "not-a-list"}}),
+            ),
+            422,
+            "invalid_request",
+        ),
+    ];
+    for (m, path, body, status, code) in cases {
+        let res = app.call(m.clone(), path, body).await;
+        assert!(res.headers.get("x-trace-id").is_some(), "{m} {path}");
+        res.expect(status, Some(code));
+    }
+    for (t, n) in tables.iter().zip(before) {
+        assert_eq!(app.count_rows(t).await, n, "{t} changed");
+    }
+    app.stop().await;
+}
