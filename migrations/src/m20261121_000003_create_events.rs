@@ -1,5 +1,6 @@
-//! The append-only event log: the audit log and the outbox in one table. Its JSON columns are
-//! `json`, not `jsonb`: written once, read as they were written (key order kept), never indexed.
+//! The append-only event log: the audit log and the outbox in one table. Its JSON members are
+//! stored as JSON text: written once (serialized once, bound as a string: the cheapest write),
+//! read as they were written (key order kept), never indexed.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -24,10 +25,10 @@ impl MigrationTrait for Migration {
                 .col(string_len_null(Events::Blueprint, 100))
                 .col(string_len(Events::Origin, 50))
                 .col(string_len_null(Events::RunId, 100))
-                .col(json(Events::Actor))
+                .col(text(Events::Actor))
                 .col(timestamp_with_time_zone(Events::OccurredAt))
-                .col(json(Events::Context))
-                .col(json(Events::Diff))
+                .col(text(Events::Context))
+                .col(text(Events::Diff))
                 .col(string_len(Events::Status, 20))
                 .col(text_null(Events::Message))
                 .col(timestamp_with_time_zone_null(Events::PublishedAt))

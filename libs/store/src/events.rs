@@ -28,6 +28,16 @@ pub struct NewEvent {
     pub run_id: Option<String>,
 }
 
+/// `{"before": ..., "after": ...}` as text, serialized once.
+fn diff_text(before: Option<&Value>, after: Option<&Value>) -> String {
+    #[derive(serde::Serialize)]
+    struct Diff<'a> {
+        before: Option<&'a Value>,
+        after: Option<&'a Value>,
+    }
+    serde_json::to_string(&Diff { before, after }).unwrap_or_else(|_| "{}".to_owned())
+}
+
 /// Rows per INSERT statement: far below PostgreSQL's 65,535 bind parameters.
 const CHUNK: usize = 1_000;
 
@@ -43,7 +53,7 @@ pub(crate) async fn append<C: ConnectionTrait>(
     }
     let now = Utc::now();
     let actor_json =
-        serde_json::to_value(actor).map_err(|e| StoreError::Internal(e.to_string()))?;
+        serde_json::to_string(actor).map_err(|e| StoreError::Internal(e.to_string()))?;
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
         rows.push(event::ActiveModel {
@@ -58,8 +68,8 @@ pub(crate) async fn append<C: ConnectionTrait>(
             run_id: Set(e.run_id),
             actor: Set(actor_json.clone()),
             occurred_at: Set(now),
-            context: Set(e.context),
-            diff: Set(json!({"before": e.before, "after": e.after})),
+            context: Set(e.context.to_string()),
+            diff: Set(diff_text(e.before.as_ref(), e.after.as_ref())),
             status: Set("SUCCESS".to_owned()),
             message: Set(None),
             published_at: Set(None),
@@ -165,12 +175,12 @@ pub fn audit_record(e: &event::Model) -> Value {
         "action": e.action,
         "resourceType": e.resource_type,
         "trigger": {
-            "by": {"orgId": e.org_id.to_string(), "userId": e.actor.get("by")},
+            "by": {"orgId": e.org_id.to_string(), "userId": e.actor_json().get("by")},
             "origin": e.origin,
             "at": e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         },
-        "context": e.context,
-        "diff": e.diff,
+        "context": e.context_json(),
+        "diff": e.diff_json(),
         "status": e.status,
         "message": e.message,
     })

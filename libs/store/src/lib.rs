@@ -80,8 +80,15 @@ impl Store {
                     });
             }
             Backend::Postgres => {
+                // Plan every statement with its actual parameters. The writes look rows up by
+                // lists of up to 1,000 keys; a cached generic plan cannot use the index for
+                // such a list and scans the blueprint's rows instead (hundreds of ms a batch,
+                // measured in docs/benchmarks.md), while planning costs well under a ms.
                 opts.max_connections(max_connections.max(1))
-                    .min_connections(1);
+                    .min_connections(1)
+                    .map_sqlx_postgres_opts(|o| {
+                        o.options([("plan_cache_mode", "force_custom_plan")])
+                    });
             }
         }
         let db = Database::connect(opts).await?;

@@ -206,23 +206,31 @@ pub async fn write(
             .as_ref()
             .map(|b| entity_json(b, &compiled.blueprint));
         if !opts.validation_only {
-            for (rel, val) in &c.data.relations {
-                if let Some(def) = compiled.blueprint.relations.get(rel) {
-                    for target in val.targets() {
-                        edges.push(edge(
-                            t,
-                            blueprint,
-                            &c.id,
-                            rel,
-                            &def.target,
-                            target,
-                            def.required,
-                        ));
+            // Edges are rewritten only when the relations changed: an update of properties
+            // alone leaves them be.
+            let relations_changed = c
+                .before
+                .as_ref()
+                .is_none_or(|b| model_to_data(b).relations != c.data.relations);
+            if relations_changed {
+                for (rel, val) in &c.data.relations {
+                    if let Some(def) = compiled.blueprint.relations.get(rel) {
+                        for target in val.targets() {
+                            edges.push(edge(
+                                t,
+                                blueprint,
+                                &c.id,
+                                rel,
+                                &def.target,
+                                target,
+                                def.required,
+                            ));
+                        }
                     }
                 }
-            }
-            if c.before.is_some() {
-                replaced_sources.push(c.id.clone());
+                if c.before.is_some() {
+                    replaced_sources.push(c.id.clone());
+                }
             }
             evts.push(NewEvent {
                 resource_type: ResourceType::Entity,

@@ -16,13 +16,16 @@ pub struct Model {
     pub blueprint: Option<String>,
     pub origin: String,
     pub run_id: Option<String>,
-    #[sea_orm(column_type = "Json")]
-    pub actor: Json,
+    /// JSON text.
+    #[sea_orm(column_type = "Text")]
+    pub actor: String,
     pub occurred_at: DateTimeUtc,
-    #[sea_orm(column_type = "Json")]
-    pub context: Json,
-    #[sea_orm(column_type = "Json")]
-    pub diff: Json,
+    /// JSON text.
+    #[sea_orm(column_type = "Text")]
+    pub context: String,
+    /// JSON text: `{"before": ..., "after": ...}`.
+    #[sea_orm(column_type = "Text")]
+    pub diff: String,
     pub status: String,
     pub message: Option<String>,
     pub published_at: Option<DateTimeUtc>,
@@ -32,3 +35,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+fn parse(text: &str) -> Json {
+    serde_json::from_str(text).unwrap_or(Json::Null)
+}
+
+impl Model {
+    pub fn actor_json(&self) -> Json {
+        parse(&self.actor)
+    }
+    pub fn context_json(&self) -> Json {
+        parse(&self.context)
+    }
+    pub fn diff_json(&self) -> Json {
+        parse(&self.diff)
+    }
+}

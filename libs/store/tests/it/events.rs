@@ -63,13 +63,13 @@ async fn one_event_per_changed_entity_with_before_and_after() {
             assert_eq!(e.run_id.as_deref(), Some("run-42"));
             assert_eq!(e.blueprint.as_deref(), Some("service"));
             assert_eq!(e.origin, "API");
-            assert_eq!(e.actor["by"], "tester");
+            assert_eq!(e.actor_json()["by"], "tester");
             assert_eq!(e.status, "SUCCESS");
             assert!(e.published_at.is_none(), "not relayed yet");
-            assert_eq!(e.diff["before"], json!(null));
-            assert_eq!(e.diff["after"]["identifier"], e.resource_id.as_str());
+            assert_eq!(e.diff_json()["before"], json!(null));
+            assert_eq!(e.diff_json()["after"]["identifier"], e.resource_id.as_str());
             assert_eq!(
-                e.context,
+                e.context_json(),
                 json!({"blueprintIdentifier": "service", "entityIdentifier": e.resource_id})
             );
         }
@@ -90,8 +90,8 @@ async fn one_event_per_changed_entity_with_before_and_after() {
             .pop()
             .expect("event");
         assert_eq!(last.r#type, "entity.updated");
-        assert_eq!(last.diff["before"]["properties"]["port"], 8080);
-        assert_eq!(last.diff["after"]["properties"]["port"], 1);
+        assert_eq!(last.diff_json()["before"]["properties"]["port"], 8080);
+        assert_eq!(last.diff_json()["after"]["properties"]["port"], 1);
     })
     .await;
 }

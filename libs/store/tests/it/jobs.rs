@@ -116,7 +116,7 @@ async fn delete_all_runs_to_completion_in_batches() {
         let mig: Vec<_> = evts
             .iter()
             .filter(|e| e.resource_type == "migration")
-            .map(|e| (e.action.as_str(), e.diff["after"]["status"].clone()))
+            .map(|e| (e.action.as_str(), e.diff_json()["after"]["status"].clone()))
             .collect();
         assert_eq!(
             mig,
