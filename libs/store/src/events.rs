@@ -4,10 +4,8 @@
 use chrono::{DateTime, Utc};
 use portolan_domain::OrgId;
 use portolan_domain::event::{Action, Actor, ResourceType};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -38,8 +36,24 @@ fn diff_text(before: Option<&Value>, after: Option<&Value>) -> String {
     serde_json::to_string(&Diff { before, after }).unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// Rows per INSERT statement: far below PostgreSQL's 65,535 bind parameters.
-const CHUNK: usize = 1_000;
+const EVENT_COLUMNS: &[&str] = &[
+    "id",
+    "org_id",
+    "type",
+    "resource_type",
+    "action",
+    "resource_id",
+    "blueprint",
+    "origin",
+    "run_id",
+    "actor",
+    "occurred_at",
+    "context",
+    "diff",
+    "status",
+    "message",
+    "published_at",
+];
 
 /// Appends `events` for `org`, in order, inside the caller's transaction.
 pub(crate) async fn append<C: ConnectionTrait>(
@@ -56,38 +70,27 @@ pub(crate) async fn append<C: ConnectionTrait>(
         serde_json::to_string(actor).map_err(|e| StoreError::Internal(e.to_string()))?;
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
-        rows.push(event::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            org_id: Set(org.0),
-            r#type: Set(e.resource_type.event_type(e.action)),
-            resource_type: Set(e.resource_type.as_str().to_owned()),
-            action: Set(e.action.as_str().to_owned()),
-            resource_id: Set(e.resource_id),
-            blueprint: Set(e.blueprint),
-            origin: Set(actor.origin.clone()),
-            run_id: Set(e.run_id),
-            actor: Set(actor_json.clone()),
-            occurred_at: Set(now),
-            context: Set(e.context.to_string()),
-            diff: Set(diff_text(e.before.as_ref(), e.after.as_ref())),
-            status: Set("SUCCESS".to_owned()),
-            message: Set(None),
-            published_at: Set(None),
-            ..Default::default()
-        });
+        let row: Vec<sea_orm::Value> = vec![
+            Uuid::now_v7().into(),
+            org.0.into(),
+            e.resource_type.event_type(e.action).into(),
+            e.resource_type.as_str().into(),
+            e.action.as_str().into(),
+            e.resource_id.into(),
+            e.blueprint.into(),
+            actor.origin.as_str().into(),
+            e.run_id.into(),
+            actor_json.as_str().into(),
+            now.into(),
+            e.context.to_string().into(),
+            diff_text(e.before.as_ref(), e.after.as_ref()).into(),
+            "SUCCESS".into(),
+            Option::<String>::None.into(),
+            Option::<chrono::DateTime<Utc>>::None.into(),
+        ];
+        rows.push(row);
     }
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
-        event::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::column(event::Column::Id)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
-    }
+    crate::sql::insert_rows(conn, "events", EVENT_COLUMNS, rows, "").await?;
     Ok(())
 }
 

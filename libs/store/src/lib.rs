@@ -13,6 +13,7 @@ pub mod events;
 pub mod jobs;
 pub mod models;
 pub mod orgs;
+mod sql;
 mod tenant;
 
 use std::sync::Arc;

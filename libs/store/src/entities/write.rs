@@ -9,8 +9,9 @@ use portolan_domain::Issues;
 use portolan_domain::entity::{self as dom, EntityData, EntityInput};
 use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::schema::CompiledBlueprint;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Value as SqlValue,
+};
 use serde_json::{Value, json};
 
 use super::IN_CHUNK;
@@ -18,6 +19,7 @@ use super::shape::{entity_json, model_to_data, relations_json, team_json};
 use crate::blueprints::{self, StoredBlueprint};
 use crate::events::{self, NewEvent};
 use crate::models::{entity, relation};
+use crate::sql::insert_rows;
 use crate::{Backend, StoreError, Tenant};
 
 /// Port's write modes.
@@ -247,9 +249,9 @@ pub async fn write(
                 run_id: opts.run_id.clone(),
             });
             if opts.mode == WriteMode::Create {
-                new_rows.push(active(model));
+                new_rows.push(entity_row(model));
             } else {
-                rows.push(active(model));
+                rows.push(entity_row(model));
             }
         }
         written.push(Written {
@@ -264,35 +266,8 @@ pub async fn write(
     }
 
     create_bare(t, bare, actor, opts, now).await?;
-    for chunk in chunks(new_rows) {
-        entity::Entity::insert_many(chunk)
-            .exec_without_returning(t.conn())
-            .await?;
-    }
-    for chunk in chunks(rows) {
-        entity::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    entity::Column::OrgId,
-                    entity::Column::Blueprint,
-                    entity::Column::Identifier,
-                ])
-                .update_columns([
-                    entity::Column::Title,
-                    entity::Column::Icon,
-                    entity::Column::Team,
-                    entity::Column::Properties,
-                    entity::Column::Relations,
-                    entity::Column::BlueprintVersion,
-                    entity::Column::UpdatedAt,
-                    entity::Column::UpdatedBy,
-                    entity::Column::Datasource,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(t.conn())
-            .await?;
-    }
+    insert_rows(t.conn(), "entities", ENTITY_COLUMNS, new_rows, "").await?;
+    insert_rows(t.conn(), "entities", ENTITY_COLUMNS, rows, UPSERT_ENTITY).await?;
     replace_edges(t, blueprint, &replaced_sources, edges).await?;
     events::append(t.conn(), t.org(), actor, evts).await?;
     Ok((written, failed))
@@ -471,22 +446,16 @@ async fn create_bare(
             after: Some(entity_json(&model, &compiled.blueprint)),
             run_id: opts.run_id.clone(),
         });
-        rows.push(active(model));
+        rows.push(entity_row(model));
     }
-    for chunk in chunks(rows) {
-        entity::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    entity::Column::OrgId,
-                    entity::Column::Blueprint,
-                    entity::Column::Identifier,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(t.conn())
-            .await?;
-    }
+    insert_rows(
+        t.conn(),
+        "entities",
+        ENTITY_COLUMNS,
+        rows,
+        "ON CONFLICT (org_id, blueprint, identifier) DO NOTHING",
+    )
+    .await?;
     events::append(t.conn(), t.org(), actor, evts).await
 }
 
@@ -545,16 +514,69 @@ fn edge(
     target_bp: &str,
     target: &str,
     required: bool,
-) -> relation::ActiveModel {
-    relation::ActiveModel {
-        org_id: Set(t.org().0),
-        source_blueprint: Set(source_bp.to_owned()),
-        source_identifier: Set(source.to_owned()),
-        relation: Set(rel.to_owned()),
-        target_blueprint: Set(target_bp.to_owned()),
-        target_identifier: Set(target.to_owned()),
-        required: Set(required),
-    }
+) -> Vec<SqlValue> {
+    vec![
+        t.org().0.into(),
+        source_bp.into(),
+        source.into(),
+        rel.into(),
+        target_bp.into(),
+        target.into(),
+        required.into(),
+    ]
+}
+
+const EDGE_COLUMNS: &[&str] = &[
+    "org_id",
+    "source_blueprint",
+    "source_identifier",
+    "relation",
+    "target_blueprint",
+    "target_identifier",
+    "required",
+];
+
+const ENTITY_COLUMNS: &[&str] = &[
+    "org_id",
+    "blueprint",
+    "identifier",
+    "title",
+    "icon",
+    "team",
+    "properties",
+    "relations",
+    "blueprint_version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "datasource",
+];
+
+const UPSERT_ENTITY: &str = "ON CONFLICT (org_id, blueprint, identifier) DO UPDATE SET \
+    title = excluded.title, icon = excluded.icon, team = excluded.team, \
+    properties = excluded.properties, relations = excluded.relations, \
+    blueprint_version = excluded.blueprint_version, updated_at = excluded.updated_at, \
+    updated_by = excluded.updated_by, datasource = excluded.datasource";
+
+/// An entity as the values of [`ENTITY_COLUMNS`].
+fn entity_row(m: entity::Model) -> Vec<SqlValue> {
+    vec![
+        m.org_id.into(),
+        m.blueprint.into(),
+        m.identifier.into(),
+        m.title.into(),
+        m.icon.into(),
+        m.team.into(),
+        m.properties.into(),
+        m.relations.into(),
+        m.blueprint_version.into(),
+        m.created_at.into(),
+        m.updated_at.into(),
+        m.created_by.into(),
+        m.updated_by.into(),
+        m.datasource.into(),
+    ]
 }
 
 /// Replaces the outgoing edges of `sources` (entities that existed) and inserts `edges`.
@@ -562,7 +584,7 @@ pub(crate) async fn replace_edges(
     t: &Tenant,
     blueprint: &str,
     sources: &[String],
-    edges: Vec<relation::ActiveModel>,
+    edges: Vec<Vec<SqlValue>>,
 ) -> Result<(), StoreError> {
     for chunk in sources.chunks(IN_CHUNK) {
         relation::Entity::delete_many()
@@ -572,32 +594,14 @@ pub(crate) async fn replace_edges(
             .exec(t.conn())
             .await?;
     }
-    for chunk in chunks(edges) {
-        relation::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([
-                    relation::Column::OrgId,
-                    relation::Column::SourceBlueprint,
-                    relation::Column::SourceIdentifier,
-                    relation::Column::Relation,
-                    relation::Column::TargetIdentifier,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(t.conn())
-            .await?;
-    }
-    Ok(())
-}
-
-fn chunks<T>(v: Vec<T>) -> Vec<Vec<T>> {
-    let mut out = Vec::new();
-    let mut it = v.into_iter().peekable();
-    while it.peek().is_some() {
-        out.push(it.by_ref().take(IN_CHUNK).collect());
-    }
-    out
+    insert_rows(
+        t.conn(),
+        "entity_relations",
+        EDGE_COLUMNS,
+        edges,
+        "ON CONFLICT (org_id, source_blueprint, source_identifier, relation, target_identifier) DO NOTHING",
+    )
+    .await
 }
 
 /// The stored rows among `ids` (locked for update on PostgreSQL when `lock`).
