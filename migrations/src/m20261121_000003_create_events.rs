@@ -2,6 +2,7 @@
 //! stored as JSON text: written once (serialized once, bound as a string: the cheapest write),
 //! read as they were written (key order kept), never indexed.
 
+use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261121_000001_create_tenancy::Organizations;
@@ -62,6 +63,20 @@ impl MigrationTrait for Migration {
                 idx.col(c);
             }
             m.create_index(idx.to_owned()).await?;
+        }
+        // Event rows carry whole entities (before and after): past ~2 KB PostgreSQL compresses
+        // them, and lz4 costs a fraction of the default pglz's CPU on this write-heavy table.
+        // Servers built without lz4 keep the default.
+        if m.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared(
+                    "DO $$ BEGIN
+                       ALTER TABLE events ALTER COLUMN diff SET COMPRESSION lz4;
+                       ALTER TABLE events ALTER COLUMN context SET COMPRESSION lz4;
+                     EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;
+                     END $$;",
+                )
+                .await?;
         }
         Ok(())
     }

@@ -71,6 +71,8 @@ struct Candidate {
     index: usize,
     id: String,
     before: Option<entity::Model>,
+    /// `before` as domain data (computed once).
+    before_data: Option<EntityData>,
     data: EntityData,
 }
 
@@ -117,7 +119,8 @@ pub async fn write(
     let mut candidates = Vec::with_capacity(items.len());
     for (index, id, input) in items {
         let before = existing.remove(&id);
-        let data = match (opts.mode, &before) {
+        let before_data = before.as_ref().map(model_to_data);
+        let data = match (opts.mode, &before_data) {
             (WriteMode::Create, Some(_)) => {
                 failed.push(Failed {
                     index,
@@ -137,7 +140,7 @@ pub async fn write(
                 });
                 continue;
             }
-            (WriteMode::Merge | WriteMode::Patch, Some(b)) => input.merge_onto(&model_to_data(b)),
+            (WriteMode::Merge | WriteMode::Patch, Some(b)) => input.merge_onto(b),
             (WriteMode::Merge, None) => {
                 let mut d = input.into_data(id.clone());
                 compiled.apply_defaults(&mut d.properties);
@@ -164,6 +167,7 @@ pub async fn write(
             index,
             id,
             before,
+            before_data,
             data,
         });
     }
@@ -190,7 +194,7 @@ pub async fn write(
     for c in candidates {
         if let Some(b) = &c.before
             && b.blueprint_version == bp.model.version
-            && model_to_data(b) == c.data
+            && c.before_data.as_ref() == Some(&c.data)
         {
             // Nothing changes: no write, no event (re-syncs stay cheap).
             written.push(Written {
@@ -211,9 +215,9 @@ pub async fn write(
             // Edges are rewritten only when the relations changed: an update of properties
             // alone leaves them be.
             let relations_changed = c
-                .before
+                .before_data
                 .as_ref()
-                .is_none_or(|b| model_to_data(b).relations != c.data.relations);
+                .is_none_or(|b| b.relations != c.data.relations);
             if relations_changed {
                 for (rel, val) in &c.data.relations {
                     if let Some(def) = compiled.blueprint.relations.get(rel) {
