@@ -371,6 +371,33 @@ pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), S
     .await
 }
 
+/// Which member of a blueprint a rename moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    /// A property: every entity's value moves with it.
+    Property,
+    /// A relation: every entity's value and edge moves with it.
+    Relation,
+}
+
+/// Renames a property or a relation of a blueprint, moving every entity's values (and edges).
+pub async fn rename(
+    t: &Tenant,
+    identifier: &str,
+    member: Member,
+    from: &str,
+    to: &str,
+    dry_run: bool,
+    actor: &Actor,
+) -> Result<UpdateOutcome, StoreError> {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    let rename = match member {
+        Member::Property => evolve::Rename::Property { from, to },
+        Member::Relation => evolve::Rename::Relation { from, to },
+    };
+    rename_member(t, identifier, rename, dry_run, actor).await
+}
+
 /// Renames a property; every entity's value moves with it.
 pub async fn rename_property(
     t: &Tenant,
@@ -380,11 +407,7 @@ pub async fn rename_property(
     dry_run: bool,
     actor: &Actor,
 ) -> Result<UpdateOutcome, StoreError> {
-    let rename = evolve::Rename::Property {
-        from: from.to_owned(),
-        to: to.to_owned(),
-    };
-    rename_member(t, identifier, rename, dry_run, actor).await
+    rename(t, identifier, Member::Property, from, to, dry_run, actor).await
 }
 
 /// Renames a relation; every entity's value and edge moves with it.
@@ -396,11 +419,7 @@ pub async fn rename_relation(
     dry_run: bool,
     actor: &Actor,
 ) -> Result<UpdateOutcome, StoreError> {
-    let rename = evolve::Rename::Relation {
-        from: from.to_owned(),
-        to: to.to_owned(),
-    };
-    rename_member(t, identifier, rename, dry_run, actor).await
+    rename(t, identifier, Member::Relation, from, to, dry_run, actor).await
 }
 
 fn rename_key<V: Clone>(

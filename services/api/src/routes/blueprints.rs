@@ -2,6 +2,7 @@
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, delete, get, patch, post, put};
+use portolan_store::blueprints::Member;
 use portolan_store::{blueprints, entities, jobs};
 use serde_json::{Value, json};
 
@@ -148,6 +149,25 @@ fn string_member(body: &Value, key: &str) -> Result<String, ApiError> {
         })
 }
 
+async fn rename(
+    state: &AppState,
+    caller: &Caller,
+    path: &(String, String),
+    q: &QueryPairs,
+    body: &JsonBody,
+    member: Member,
+    field: &str,
+) -> Result<HttpResponse, ApiError> {
+    let to = string_member(&body.0, field)?;
+    let dry_run = q.flag("dry_run")?;
+    let t = state.store.tenant(caller.org).await?;
+    let out = blueprints::rename(&t, &path.0, member, &path.1, &to, dry_run, &caller.actor).await?;
+    if !dry_run {
+        t.commit().await?;
+    }
+    Ok(change_response(out))
+}
+
 /// Rename a property
 ///
 /// Every entity's value moves to the new name.
@@ -162,15 +182,16 @@ pub async fn rename_property(
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let to = string_member(&body.0, "newPropertyName")?;
-    let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
-    let out =
-        blueprints::rename_property(&t, &path.0, &path.1, &to, dry_run, &caller.actor).await?;
-    if !dry_run {
-        t.commit().await?;
-    }
-    Ok(change_response(out))
+    rename(
+        &state,
+        &caller,
+        &path,
+        &q,
+        &body,
+        Member::Property,
+        "newPropertyName",
+    )
+    .await
 }
 
 /// Rename a relation
@@ -187,15 +208,16 @@ pub async fn rename_relation(
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let to = string_member(&body.0, "newRelationIdentifier")?;
-    let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
-    let out =
-        blueprints::rename_relation(&t, &path.0, &path.1, &to, dry_run, &caller.actor).await?;
-    if !dry_run {
-        t.commit().await?;
-    }
-    Ok(change_response(out))
+    rename(
+        &state,
+        &caller,
+        &path,
+        &q,
+        &body,
+        Member::Relation,
+        "newRelationIdentifier",
+    )
+    .await
 }
 
 /// Rename a mirror property
