@@ -10,12 +10,12 @@ use portolan_domain::blueprint::Blueprint;
 use portolan_domain::entity::{self as dom, EntityData, RelationValue};
 use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::schema::CompiledBlueprint;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
 use super::{StoredBlueprint, blueprint_json};
-use crate::entities::{model_to_data, write::active};
+use crate::entities::model_to_data;
 use crate::error::Impact;
 use crate::events::{self, NewEvent};
 use crate::models::{blueprint, entity, relation};
@@ -155,24 +155,7 @@ pub(crate) async fn apply(
         .filter(blueprint::Column::Identifier.eq(old.identifier.as_str()))
         .exec(t.conn())
         .await?;
-    for chunk in changed.chunks(crate::entities::IN_CHUNK) {
-        entity::Entity::insert_many(chunk.iter().cloned().map(active))
-            .on_conflict(
-                OnConflict::columns([
-                    entity::Column::OrgId,
-                    entity::Column::Blueprint,
-                    entity::Column::Identifier,
-                ])
-                .update_columns([
-                    entity::Column::Properties,
-                    entity::Column::Relations,
-                    entity::Column::BlueprintVersion,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(t.conn())
-            .await?;
-    }
+    crate::entities::write::upsert_rows(t, changed).await?;
     entity::Entity::update_many()
         .col_expr(entity::Column::BlueprintVersion, Expr::value(version))
         .filter(entity::Column::OrgId.eq(t.org().0))

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::IN_CHUNK;
 use super::shape::entity_json;
-use super::write::{active, fetch};
+use super::write::{fetch, upsert_rows};
 use crate::blueprints;
 use crate::events::{self, NewEvent};
 use crate::models::{entity, relation};
@@ -227,71 +227,91 @@ pub(crate) async fn clear_optional(
     deleted: &HashSet<(String, String)>,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    if edges.is_empty() {
-        return Ok(());
-    }
-    let mut holders: BTreeMap<(String, String), Vec<&relation::Model>> = BTreeMap::new();
+    // Holders grouped by blueprint: one blueprint load, one fetch, one edge delete per target
+    // blueprint and one upsert per group, however many holders there are.
+    let mut by_bp: BTreeMap<&str, BTreeMap<&str, Vec<&relation::Model>>> = BTreeMap::new();
     for e in edges {
-        holders
-            .entry((e.source_blueprint.clone(), e.source_identifier.clone()))
+        by_bp
+            .entry(e.source_blueprint.as_str())
+            .or_default()
+            .entry(e.source_identifier.as_str())
             .or_default()
             .push(e);
     }
     let now = chrono::Utc::now();
     let mut evts = Vec::new();
-    for ((bp_id, id), es) in holders {
-        let bp = blueprints::load_locked(t, &bp_id, blueprints::Lock::Share).await?;
-        let rows = fetch(t, &bp_id, &[id.as_str()], false).await?;
-        let Some(before) = rows.get(&id) else {
-            continue;
-        };
-        let mut after = before.clone();
-        if let Some(rels) = after.relations.as_object_mut() {
-            for e in &es {
-                let gone = |v: &Value| {
-                    v.as_str().is_some_and(|s| {
-                        s == e.target_identifier
-                            && deleted.contains(&(e.target_blueprint.clone(), s.to_owned()))
-                    })
-                };
-                let remove_key = match rels.get_mut(&e.relation) {
-                    Some(Value::Array(a)) => {
-                        a.retain(|v| !gone(v));
-                        false
+    for (bp_id, holders) in by_bp {
+        let bp = blueprints::load_locked(t, bp_id, blueprints::Lock::Share).await?;
+        let ids: Vec<&str> = holders.keys().copied().collect();
+        let rows = fetch(t, bp_id, &ids, false).await?;
+        let mut changed = Vec::with_capacity(rows.len());
+        for (id, es) in &holders {
+            let Some(before) = rows.get(*id) else {
+                continue;
+            };
+            let mut after = before.clone();
+            if let Some(rels) = after.relations.as_object_mut() {
+                for e in es {
+                    let gone = |v: &Value| {
+                        v.as_str().is_some_and(|s| {
+                            s == e.target_identifier
+                                && deleted.contains(&(e.target_blueprint.clone(), s.to_owned()))
+                        })
+                    };
+                    let remove_key = match rels.get_mut(&e.relation) {
+                        Some(Value::Array(a)) => {
+                            a.retain(|v| !gone(v));
+                            false
+                        }
+                        Some(v) => gone(v),
+                        None => false,
+                    };
+                    if remove_key {
+                        rels.remove(&e.relation);
                     }
-                    Some(v) => gone(v),
-                    None => false,
-                };
-                if remove_key {
-                    rels.remove(&e.relation);
+                }
+            }
+            after.updated_at = now;
+            after.updated_by.clone_from(&actor.by);
+            evts.push(NewEvent {
+                resource_type: ResourceType::Entity,
+                action: Action::Update,
+                resource_id: (*id).to_owned(),
+                blueprint: Some(bp_id.to_owned()),
+                context: json!({"blueprintIdentifier": bp_id, "entityIdentifier": id}),
+                before: Some(entity_json(before, &bp.compiled.blueprint)),
+                after: Some(entity_json(&after, &bp.compiled.blueprint)),
+                run_id: None,
+            });
+            changed.push(after);
+        }
+        // Every edge from these holders into the deleted set goes.
+        let mut targets: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for es in holders.values() {
+            for e in es {
+                targets
+                    .entry(e.target_blueprint.as_str())
+                    .or_default()
+                    .push(e.target_identifier.as_str());
+            }
+        }
+        for (target_bp, mut target_ids) in targets {
+            target_ids.sort_unstable();
+            target_ids.dedup();
+            for sources in ids.chunks(IN_CHUNK) {
+                for chunk in target_ids.chunks(IN_CHUNK) {
+                    relation::Entity::delete_many()
+                        .filter(relation::Column::OrgId.eq(t.org().0))
+                        .filter(relation::Column::SourceBlueprint.eq(bp_id))
+                        .filter(relation::Column::SourceIdentifier.is_in(sources.iter().copied()))
+                        .filter(relation::Column::TargetBlueprint.eq(target_bp))
+                        .filter(relation::Column::TargetIdentifier.is_in(chunk.iter().copied()))
+                        .exec(t.conn())
+                        .await?;
                 }
             }
         }
-        after.updated_at = now;
-        after.updated_by = actor.by.clone();
-        for e in &es {
-            relation::Entity::delete_many()
-                .filter(relation::Column::OrgId.eq(t.org().0))
-                .filter(relation::Column::SourceBlueprint.eq(bp_id.as_str()))
-                .filter(relation::Column::SourceIdentifier.eq(id.as_str()))
-                .filter(relation::Column::Relation.eq(e.relation.as_str()))
-                .filter(relation::Column::TargetIdentifier.eq(e.target_identifier.as_str()))
-                .exec(t.conn())
-                .await?;
-        }
-        entity::Entity::update(active(after.clone()))
-            .exec(t.conn())
-            .await?;
-        evts.push(NewEvent {
-            resource_type: ResourceType::Entity,
-            action: Action::Update,
-            resource_id: id.clone(),
-            blueprint: Some(bp_id.clone()),
-            context: json!({"blueprintIdentifier": bp_id, "entityIdentifier": id}),
-            before: Some(entity_json(before, &bp.compiled.blueprint)),
-            after: Some(entity_json(&after, &bp.compiled.blueprint)),
-            run_id: None,
-        });
+        upsert_rows(t, changed).await?;
     }
     events::append(t.conn(), t.org(), actor, evts).await
 }
@@ -327,6 +347,7 @@ pub(crate) async fn drop_missing_targets(
         .collect();
     let now = chrono::Utc::now();
     let mut evts = Vec::new();
+    let mut updated = Vec::new();
     for before in rows {
         let mut after = before.clone();
         let mut changed = false;
@@ -352,10 +373,7 @@ pub(crate) async fn drop_missing_targets(
             continue;
         }
         after.updated_at = now;
-        after.updated_by = actor.by.clone();
-        entity::Entity::update(active(after.clone()))
-            .exec(t.conn())
-            .await?;
+        after.updated_by.clone_from(&actor.by);
         evts.push(NewEvent {
             resource_type: ResourceType::Entity,
             action: Action::Update,
@@ -366,6 +384,8 @@ pub(crate) async fn drop_missing_targets(
             after: Some(entity_json(&after, &bp.compiled.blueprint)),
             run_id: None,
         });
+        updated.push(after);
     }
+    upsert_rows(t, updated).await?;
     events::append(t.conn(), t.org(), actor, evts).await
 }
