@@ -8,6 +8,7 @@ mod m20261121_000001_create_tenancy;
 mod m20261121_000002_create_catalog;
 mod m20261121_000003_create_events;
 mod m20261121_000004_enable_row_level_security;
+mod m20261121_000005_create_search_index;
 pub mod rls;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_catalog::Migration),
             Box::new(m20261121_000003_create_events::Migration),
             Box::new(m20261121_000004_enable_row_level_security::Migration),
+            Box::new(m20261121_000005_create_search_index::Migration),
         ]
     }
 }

@@ -1,12 +1,24 @@
 //! PostgreSQL row-level security: a tenant transaction runs as [`APP_ROLE`] with
-//! [`ORG_SETTING`] set, and every tenant table only shows it rows of that org. The
+//! [`ORG_SETTING`](crate::rls::ORG_SETTING) set, and every tenant table only shows it rows of that org. The
 //! connecting (owning) role keeps full access for system work (migrations, job claims,
 //! the outbox relay). SQLite has no RLS: there the repositories' own org filters are the lock.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::rls::{APP_ROLE, ORG_SETTING, TENANT_TABLES};
+use crate::rls::{APP_ROLE, disable_sql, enable_sql};
+
+/// The tenant tables that exist when this migration runs (later migrations enable RLS on
+/// their own tables; `rls::TENANT_TABLES` lists them all).
+const TABLES: &[(&str, &str)] = &[
+    ("organizations", "id"),
+    ("credentials", "org_id"),
+    ("blueprints", "org_id"),
+    ("entities", "org_id"),
+    ("entity_relations", "org_id"),
+    ("events", "org_id"),
+    ("data_migrations", "org_id"),
+];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -38,15 +50,8 @@ impl MigrationTrait for Migration {
         .await?;
         db.execute_unprepared(&format!("GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
             .await?;
-        for (table, col) in TENANT_TABLES {
-            db.execute_unprepared(&format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
-                 ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-                 CREATE POLICY tenant_isolation ON {table} TO {APP_ROLE}
-                   USING ({col} = NULLIF(current_setting('{ORG_SETTING}', true), '')::uuid)
-                   WITH CHECK ({col} = NULLIF(current_setting('{ORG_SETTING}', true), '')::uuid);"
-            ))
-            .await?;
+        for (table, col) in TABLES {
+            db.execute_unprepared(&enable_sql(table, col)).await?;
         }
         db.execute_unprepared(&format!(
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}"
@@ -65,13 +70,8 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(());
         }
-        for (table, _) in TENANT_TABLES {
-            db.execute_unprepared(&format!(
-                "DROP POLICY IF EXISTS tenant_isolation ON {table};
-                 ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;
-                 REVOKE ALL ON {table} FROM {APP_ROLE};"
-            ))
-            .await?;
+        for (table, _) in TABLES {
+            db.execute_unprepared(&disable_sql(table)).await?;
         }
         db.execute_unprepared(&format!(
             "REVOKE ALL ON signing_keys FROM {APP_ROLE};

@@ -13,4 +13,25 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("entity_relations", "org_id"),
     ("events", "org_id"),
     ("data_migrations", "org_id"),
+    ("entity_values", "org_id"),
 ];
+
+/// The SQL that puts `table` under row-level security for [`APP_ROLE`].
+pub fn enable_sql(table: &str, col: &str) -> String {
+    format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
+         ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_isolation ON {table} TO {APP_ROLE}
+           USING ({col} = NULLIF(current_setting('{ORG_SETTING}', true), '')::uuid)
+           WITH CHECK ({col} = NULLIF(current_setting('{ORG_SETTING}', true), '')::uuid);"
+    )
+}
+
+/// The SQL that undoes [`enable_sql`].
+pub fn disable_sql(table: &str) -> String {
+    format!(
+        "DROP POLICY IF EXISTS tenant_isolation ON {table};
+         ALTER TABLE {table} DISABLE ROW LEVEL SECURITY;
+         REVOKE ALL ON {table} FROM {APP_ROLE};"
+    )
+}

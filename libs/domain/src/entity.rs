@@ -68,8 +68,8 @@ pub const MAX_TITLE: usize = 1000;
 pub const MAX_TEAMS: usize = 100;
 
 impl EntityInput {
-    /// Parses a request body for shape: `identifier` (string matching Port's entity pattern; a
-    /// query object is refused until search lands), `title`/`icon` (string or null), `team`
+    /// Parses a request body for shape: `identifier` (string matching Port's entity pattern; the
+    /// API resolves an identifier, team or relation given as a query before parsing), `title`/`icon` (string or null), `team`
     /// (string, array of strings, or null), `properties` (object), `relations` (object whose
     /// values are a string, an array of strings, or null). Unknown members are refused.
     pub fn parse(body: &Value) -> Result<EntityInput, Issues> {

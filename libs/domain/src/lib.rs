@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod projection;
+pub mod query;
 pub mod schema;
 
 pub use error::{Issue, Issues};

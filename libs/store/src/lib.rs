@@ -13,6 +13,7 @@ pub mod events;
 pub mod jobs;
 pub mod models;
 pub mod orgs;
+pub mod search;
 mod sql;
 mod tenant;
 
@@ -154,4 +155,12 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
+}
+
+/// Now, cut to whole milliseconds: entity timestamps are shown with millisecond precision
+/// (Port's shape), so they are stored that way too and a query on `$createdAt` sees exactly
+/// what a client saw.
+pub(crate) fn now_ms() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }

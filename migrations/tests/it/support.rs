@@ -19,6 +19,7 @@ pub const TABLES: &[&str] = &[
     "entity_relations",
     "events",
     "data_migrations",
+    "entity_values",
 ];
 
 /// Runs `f` on an empty PostgreSQL database and on an empty SQLite file, concurrently; fails

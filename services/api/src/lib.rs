@@ -31,7 +31,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
-use crate::routes::{audit, auth as auth_routes, blueprints, entities, health, migrations};
+use crate::routes::{audit, auth as auth_routes, blueprints, entities, health, migrations, search};
 use crate::state::AppState;
 
 /// Registers every route. The one route table of the API: the server and the OpenAPI
@@ -55,6 +55,9 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(blueprints::get_permissions)
                 .service(blueprints::patch_permissions)
                 .service(blueprints::delete_all_entities)
+                .service(search::search_blueprint)
+                .service(search::search_entities)
+                .service(search::aggregate)
                 .service(entities::create_entity)
                 .service(entities::bulk_entities)
                 .service(entities::list_entities)

@@ -17,6 +17,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Auth", description = "Access tokens"),
         (name = "Blueprints", description = "Typed entity schemas with relations"),
         (name = "Entities", description = "The catalog"),
+        (name = "Search", description = "Port's query language over the catalog"),
         (name = "Migrations", description = "Async data migrations"),
         (name = "Audit", description = "The audit log"),
         (name = "Health", description = "Liveness and readiness")

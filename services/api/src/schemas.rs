@@ -221,3 +221,69 @@ pub struct PermissionsResponse {
     #[schema(value_type = Object)]
     pub permissions: Value,
 }
+
+/// A query: `{combinator: "and" | "or", rules: [rule or query]}` (see docs/SEARCH.md).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueryBody {
+    /// `and` or `or`.
+    pub combinator: String,
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Vec<Value>,
+}
+
+/// The body of a blueprint search.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlueprintSearchBody {
+    pub query: Option<QueryBody>,
+    /// Fields to keep, e.g. `properties.language`.
+    pub include: Option<Vec<String>>,
+    /// Fields to drop.
+    pub exclude: Option<Vec<String>>,
+    /// 1 to 1000; 200 by default.
+    pub limit: Option<u64>,
+    /// The `next` of the previous page.
+    pub from: Option<String>,
+    /// `{property, order: "asc" | "desc"}`: a meta-property or a string, number or date
+    /// property. Ties (and the default order) go by identifier.
+    #[schema(value_type = Option<Object>)]
+    pub sort: Option<Value>,
+    pub attach_title_to_relation: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub ok: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub entities: Vec<Value>,
+    /// Present when more entities match: pass it as `from`.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossSearchResponse {
+    pub ok: bool,
+    /// The blueprints of the entities returned.
+    pub matching_blueprints: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub entities: Vec<Value>,
+    /// Present when more entities match (with `?limit=`): pass it as `?from=`.
+    pub next: Option<String>,
+}
+
+/// `{func, property?, query}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AggregateBody {
+    /// `count`, `sum`, `min`, `max`, `average` or `median`.
+    pub func: String,
+    /// A number property; required for every function but `count`.
+    pub property: Option<String>,
+    pub query: QueryBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AggregateResponse {
+    pub ok: bool,
+    /// `null` when no matching entity has a value.
+    pub result: Option<f64>,
+}

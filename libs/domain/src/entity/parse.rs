@@ -63,7 +63,7 @@ fn identifier(value: &Value, issues: &mut Issues) -> Option<String> {
         Value::Object(_) => {
             issues.push(
                 "/identifier",
-                "identifier given as a query is not supported yet",
+                "an identifier query must be resolved to an identifier before the entity is parsed",
             );
             None
         }
@@ -183,7 +183,10 @@ fn relation_value(value: &Value, ptr: &str, issues: &mut Issues) -> Option<Relat
             Some(RelationValue::Many(targets))
         }
         Value::Object(_) => {
-            issues.push(ptr, "a relation given as a query is not supported yet");
+            issues.push(
+                ptr,
+                "a relation query must be resolved to identifiers before the entity is parsed",
+            );
             None
         }
         _ => {

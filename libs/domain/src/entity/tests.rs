@@ -204,7 +204,7 @@ fn query_identifier_message() {
     };
     assert_eq!(
         issues.0[0].message,
-        "identifier given as a query is not supported yet"
+        "an identifier query must be resolved to an identifier before the entity is parsed"
     );
 }
 

@@ -155,7 +155,26 @@ pub(crate) async fn apply(
         .filter(blueprint::Column::Identifier.eq(old.identifier.as_str()))
         .exec(t.conn())
         .await?;
+    // The search index: rebuilt when any property's indexed kind changed (renames, removals,
+    // type or format changes), else kept for the entities whose values moved.
+    let kinds = |b: &Blueprint| -> Vec<(String, Option<portolan_domain::query::Kind>)> {
+        b.properties
+            .iter()
+            .map(|(k, d)| (k.clone(), portolan_domain::query::index::kind_of(d)))
+            .collect()
+    };
+    let reindex_all = kinds(&old) != kinds(&new);
+    let changed_for_index = if reindex_all {
+        Vec::new()
+    } else {
+        changed.clone()
+    };
     crate::entities::write::upsert_rows(t, changed).await?;
+    if reindex_all {
+        crate::search::index::rebuild(t, &new).await?;
+    } else {
+        crate::search::index::write_models(t, &new, &changed_for_index, true).await?;
+    }
     entity::Entity::update_many()
         .col_expr(entity::Column::BlueprintVersion, Expr::value(version))
         .filter(entity::Column::OrgId.eq(t.org().0))

@@ -72,7 +72,10 @@ pub async fn load_locked(
     Ok(StoredBlueprint { model, compiled })
 }
 
-fn compiled(t: &Tenant, model: &blueprint::Model) -> Result<Arc<CompiledBlueprint>, StoreError> {
+pub(crate) fn compiled(
+    t: &Tenant,
+    model: &blueprint::Model,
+) -> Result<Arc<CompiledBlueprint>, StoreError> {
     let key = (t.org(), model.identifier.clone(), model.version);
     let cache = &t.store().cache.compiled;
     if let Some(hit) = cache.get(&key)

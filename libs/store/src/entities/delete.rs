@@ -238,7 +238,7 @@ pub(crate) async fn clear_optional(
             .or_default()
             .push(e);
     }
-    let now = chrono::Utc::now();
+    let now = crate::now_ms();
     let mut evts = Vec::new();
     for (bp_id, holders) in by_bp {
         let bp = blueprints::load_locked(t, bp_id, blueprints::Lock::Share).await?;
@@ -345,7 +345,7 @@ pub(crate) async fn drop_missing_targets(
         .await?
         .into_iter()
         .collect();
-    let now = chrono::Utc::now();
+    let now = crate::now_ms();
     let mut evts = Vec::new();
     let mut updated = Vec::new();
     for before in rows {

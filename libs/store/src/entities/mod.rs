@@ -10,6 +10,7 @@ pub(crate) mod shape;
 pub(crate) mod write;
 
 pub use delete::{bulk_delete, delete};
+pub(crate) use read::render;
 pub use read::{ReadOptions, count, get, list};
 pub use shape::{entity_json, model_to_data};
 pub use write::{Failed, WriteMode, WriteOptions, WriteRequest, Written, write};

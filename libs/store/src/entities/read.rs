@@ -67,7 +67,7 @@ pub async fn count(t: &Tenant, blueprint: &str) -> Result<u64, StoreError> {
         .await?)
 }
 
-async fn render(
+pub(crate) async fn render(
     t: &Tenant,
     bp: &Blueprint,
     rows: Vec<entity::Model>,

@@ -17,6 +17,7 @@ use super::shape::{entity_json, model_to_data, relations_json, team_json};
 use crate::blueprints::{self, StoredBlueprint};
 use crate::events::{self, NewEvent};
 use crate::models::{entity, relation};
+use crate::search::index;
 use crate::sql::insert_rows;
 use crate::{Backend, StoreError, Tenant};
 
@@ -182,13 +183,15 @@ pub async fn write(
     )
     .await?;
 
-    let now = Utc::now();
+    let now = crate::now_ms();
     let mut written = Vec::with_capacity(candidates.len());
     let mut rows = Vec::new();
     let mut new_rows = Vec::new();
     let mut evts = Vec::new();
     let mut edges = Vec::new();
     let mut replaced_sources = Vec::new();
+    let mut value_rows = Vec::new();
+    let mut reindexed = Vec::new();
     for c in candidates {
         if let Some(b) = &c.before
             && b.blueprint_version == bp.model.version
@@ -236,6 +239,27 @@ pub async fn write(
                     replaced_sources.push(c.id.clone());
                 }
             }
+            // The search index follows the properties and teams.
+            let index_changed = c.before_data.as_ref().is_none_or(|b| {
+                b.properties != c.data.properties
+                    || b.team != c.data.team
+                    || c.before.as_ref().map(|m| m.blueprint_version) != Some(bp.model.version)
+            });
+            if index_changed {
+                index::rows_for(
+                    t,
+                    &compiled.blueprint,
+                    &index::Indexed {
+                        identifier: &c.id,
+                        properties: &c.data.properties,
+                        team: &c.data.team,
+                    },
+                    &mut value_rows,
+                );
+                if c.before.is_some() {
+                    reindexed.push(c.id.clone());
+                }
+            }
             evts.push(NewEvent {
                 resource_type: ResourceType::Entity,
                 action: if c.before.is_some() {
@@ -271,6 +295,9 @@ pub async fn write(
     insert_rows(t.conn(), "entities", ENTITY_COLUMNS, new_rows, "").await?;
     insert_rows(t.conn(), "entities", ENTITY_COLUMNS, rows, UPSERT_ENTITY).await?;
     replace_edges(t, blueprint, &replaced_sources, edges).await?;
+    let reindexed: Vec<&str> = reindexed.iter().map(String::as_str).collect();
+    index::delete(t, blueprint, &reindexed).await?;
+    index::insert(t, value_rows).await?;
     events::append(t.conn(), t.org(), actor, evts).await?;
     Ok((written, failed))
 }
@@ -419,9 +446,18 @@ async fn create_bare(
     }
     let mut rows = Vec::new();
     let mut evts = Vec::new();
+    // Bare entities with default values get index rows, derived from what was stored.
+    let mut with_defaults: HashMap<String, (Arc<CompiledBlueprint>, Vec<String>)> = HashMap::new();
     for (compiled, id) in bare {
         let mut properties = serde_json::Map::new();
         compiled.apply_defaults(&mut properties);
+        if !properties.is_empty() {
+            with_defaults
+                .entry(compiled.blueprint.identifier.clone())
+                .or_insert_with(|| (compiled.clone(), Vec::new()))
+                .1
+                .push(id.clone());
+        }
         let model = entity::Model {
             org_id: t.org().0,
             blueprint: compiled.blueprint.identifier.clone(),
@@ -458,6 +494,14 @@ async fn create_bare(
         "ON CONFLICT (org_id, blueprint, identifier) DO NOTHING",
     )
     .await?;
+    for (blueprint, (compiled, ids)) in with_defaults {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let stored: Vec<entity::Model> = fetch(t, &blueprint, &ids, false)
+            .await?
+            .into_values()
+            .collect();
+        index::write_models(t, &compiled.blueprint, &stored, true).await?;
+    }
     events::append(t.conn(), t.org(), actor, evts).await
 }
 

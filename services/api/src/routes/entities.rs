@@ -8,7 +8,7 @@ use portolan_domain::entity::EntityInput;
 use portolan_store::entities::{self, ReadOptions, WriteMode, WriteOptions, WriteRequest};
 use serde_json::{Value, json};
 
-use super::{envelope, ok};
+use super::{envelope, ok, search};
 use crate::auth::Caller;
 use crate::body::{JsonBody, QueryPairs};
 use crate::error::{ApiError, ErrorBody};
@@ -54,15 +54,23 @@ fn read_options(q: &QueryPairs) -> Result<ReadOptions, ApiError> {
     })
 }
 
-/// Writes one entity; answers like Port (201 created, 200 updated or validated).
+/// Writes one entity; answers like Port (201 created, 200 updated or validated). Queries
+/// given for the identifier, team or relations are resolved first, in the same transaction.
 async fn write_one(
     state: &AppState,
     caller: &Caller,
     blueprint: &str,
-    input: EntityInput,
+    body: &Value,
+    path_identifier: Option<&str>,
     opts: WriteOptions,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
+    let resolved = search::resolve_entity_queries(&t, blueprint, body, &mut None).await?;
+    let body = resolved.as_ref().unwrap_or(body);
+    let input = match path_identifier {
+        Some(id) => with_path_identifier(body, id)?,
+        None => EntityInput::parse(body)?,
+    };
     let (mut written, mut failed) = entities::write(
         &t,
         blueprint,
@@ -111,8 +119,7 @@ pub async fn create_entity(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, None)?;
-    let input = EntityInput::parse(&body.0)?;
-    write_one(&state, &caller, &path, input, opts).await
+    write_one(&state, &caller, &path, &body.0, None, opts).await
 }
 
 /// Create or update entities in bulk
@@ -157,9 +164,21 @@ pub async fn bulk_entities(
             ));
         }
     };
+    let t = state.store.tenant(caller.org).await?;
     let mut reqs = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
+    let mut blueprints = None;
     for (index, item) in items.iter().enumerate() {
+        let resolved = match search::resolve_entity_queries(&t, &path, item, &mut blueprints).await
+        {
+            Ok(r) => r,
+            Err(e @ ApiError::Invalid(_)) => {
+                errors.push(bulk_error(index, None, e));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let item = resolved.as_ref().unwrap_or(item);
         match EntityInput::parse(item) {
             Ok(input) => reqs.push(WriteRequest { index, input }),
             Err(issues) => errors.push(bulk_error(
@@ -171,7 +190,6 @@ pub async fn bulk_entities(
             )),
         }
     }
-    let t = state.store.tenant(caller.org).await?;
     let (written, failed) = entities::write(&t, &path, reqs, &opts, &caller.actor).await?;
     if !opts.validation_only {
         t.commit().await?;
@@ -287,8 +305,7 @@ pub async fn replace_entity(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, Some(WriteMode::Replace))?;
-    let input = with_path_identifier(&body.0, &path.1)?;
-    write_one(&state, &caller, &path.0, input, opts).await
+    write_one(&state, &caller, &path.0, &body.0, Some(&path.1), opts).await
 }
 
 /// Update an entity (merge)
@@ -306,8 +323,7 @@ pub async fn patch_entity(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, Some(WriteMode::Patch))?;
-    let input = with_path_identifier(&body.0, &path.1)?;
-    write_one(&state, &caller, &path.0, input, opts).await
+    write_one(&state, &caller, &path.0, &body.0, Some(&path.1), opts).await
 }
 
 /// Delete an entity

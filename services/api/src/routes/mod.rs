@@ -10,6 +10,7 @@ pub mod blueprints;
 pub mod entities;
 pub mod health;
 pub mod migrations;
+pub mod search;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value};

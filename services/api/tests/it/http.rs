@@ -273,7 +273,7 @@ async fn bad_requests_get_port_shaped_4xx_and_change_nothing() {
         (
             Method::POST,
             "/v1/blueprints/team/entities",
-            Some(json!({"identifier": {"combinator": "and", "rules": []}})),
+            Some(json!({"identifier": {"combinator": "or", "rules": []}})),
             422,
             "invalid_request",
         ),

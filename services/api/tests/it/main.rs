@@ -13,3 +13,4 @@ mod http;
 mod isolation;
 mod migrations;
 mod openapi;
+mod search;

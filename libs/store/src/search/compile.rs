@@ -1,0 +1,1147 @@
+//! The query compiler: typed AST -> a SQL predicate over `entities e`, for PostgreSQL and
+//! SQLite. Semantics are those of `portolan_domain::query::ast` (and the evaluator); a
+//! property-based test checks that both agree on random catalogs and queries.
+//!
+//! Where the index table `entity_values` answers a rule exactly (equality, `in`,
+//! `containsAny`, `beginsWith`, number and date ranges) the predicate is an `EXISTS` on it, so
+//! the planner can drive the query from a B-tree index; otherwise it reads the entity's JSON.
+
+use indexmap::IndexMap;
+use portolan_domain::blueprint::Blueprint;
+use portolan_domain::query::index::{TEAM_KEY, item_key};
+use portolan_domain::query::{
+    Combinator, DateRange, Direction, Field, Item, Kind, MAX_INDEXED_CHARS, Meta, Node, Op,
+    Operand, PathStep, Query, Rule, Scalar,
+};
+use sea_orm::Value as SqlValue;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::Backend;
+
+/// A SQL text with its bound values, rendered for one backend.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    backend: Backend,
+    pub(crate) text: String,
+    pub(crate) values: Vec<SqlValue>,
+}
+
+impl Sql {
+    pub(crate) fn new(backend: Backend) -> Sql {
+        Sql {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, s: &str) -> &mut Sql {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Appends a placeholder bound to `v`.
+    pub(crate) fn bind(&mut self, v: impl Into<SqlValue>) -> &mut Sql {
+        self.values.push(v.into());
+        match self.backend {
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+            // Numbered, so that fragments may be bound in any order (nested relation paths
+            // are built inside out).
+            Backend::Sqlite => {
+                self.text.push('?');
+                self.text.push_str(&self.values.len().to_string());
+            }
+        }
+        self
+    }
+
+    pub(crate) fn pg(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    fn t(&self) -> &'static str {
+        "(1=1)"
+    }
+
+    fn f(&self) -> &'static str {
+        "(1=0)"
+    }
+}
+
+/// What the compiler needs besides the query.
+pub(crate) struct Scope<'a> {
+    pub org: Uuid,
+    pub blueprints: &'a IndexMap<String, Blueprint>,
+    /// The candidate blueprints of the search.
+    pub candidates: &'a [String],
+}
+
+/// Appends the predicate of `q` (over alias `e`) to `sql`.
+pub(crate) fn predicate(sql: &mut Sql, q: &Query, scope: &Scope<'_>) {
+    let (joiner, empty) = match q.combinator {
+        Combinator::And => (" AND ", sql.t()),
+        Combinator::Or => (" OR ", sql.f()),
+    };
+    if q.rules.is_empty() {
+        sql.push(empty);
+        return;
+    }
+    sql.push("(");
+    for (i, node) in q.rules.iter().enumerate() {
+        if i > 0 {
+            sql.push(joiner);
+        }
+        match node {
+            Node::Query(inner) => predicate(sql, inner, scope),
+            Node::Rule(rule) => compile_rule(sql, rule, scope),
+        }
+    }
+    sql.push(")");
+}
+
+fn compile_rule(sql: &mut Sql, rule: &Rule, scope: &Scope<'_>) {
+    match rule {
+        Rule::Compare {
+            field,
+            op,
+            value,
+            negate,
+        } => negated(sql, *negate, |sql| compare(sql, field, *op, value)),
+        Rule::Between {
+            field,
+            range,
+            negate,
+        } => negated(sql, *negate, |sql| {
+            let (from, to) = match range {
+                DateRange::Fixed { from, to } => (*from, *to),
+                DateRange::Preset(p) => {
+                    portolan_domain::query::bind::preset_range(*p, now_micros())
+                }
+            };
+            date_range(sql, field, Some(from), Some(to), true);
+        }),
+        Rule::Empty { field, negate } => negated(sql, *negate, |sql| empty(sql, field)),
+        Rule::Expired { field, negate, now } => negated(sql, *negate, |sql| {
+            let now = now.unwrap_or_else(now_micros);
+            date_range(sql, field, None, Some(now), false);
+        }),
+        Rule::RelatedTo {
+            blueprint,
+            ids,
+            direction,
+            required,
+        } => related_to(sql, scope, blueprint, ids, *direction, *required),
+        Rule::MatchAny {
+            path,
+            from_blueprint,
+            values,
+        } => match values_of(values) {
+            Some(ids) if !ids.is_empty() => {
+                match_any(sql, scope, path, from_blueprint.as_deref(), &ids)
+            }
+            _ => {
+                sql.push(sql.f());
+            }
+        },
+        Rule::Const(b) => {
+            let s = if *b { sql.t() } else { sql.f() };
+            sql.push(s);
+        }
+        Rule::OnContext { .. } => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// `NOT COALESCE(p, FALSE)` when negated: an unknown (NULL) positive result counts as false.
+fn negated(sql: &mut Sql, negate: bool, body: impl FnOnce(&mut Sql)) {
+    if negate {
+        sql.push("(NOT COALESCE((");
+        body(sql);
+        sql.push("), (1=0)))");
+    } else {
+        sql.push("(");
+        body(sql);
+        sql.push(")");
+    }
+}
+
+fn values_of(v: &Operand) -> Option<Vec<String>> {
+    match v {
+        Operand::One(Scalar::Str(s)) => Some(vec![s.clone()]),
+        Operand::Many(items) => Some(
+            items
+                .iter()
+                .filter_map(|s| match s {
+                    Scalar::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// The positive form of a comparison.
+fn compare(sql: &mut Sql, field: &Field, op: Op, value: &Operand) {
+    let scalars: Vec<&Scalar> = match value {
+        Operand::One(s) => vec![s],
+        Operand::Many(items) => items.iter().collect(),
+        Operand::Context(_) | Operand::Nothing => {
+            sql.push(sql.f());
+            return;
+        }
+    };
+    if scalars.is_empty() {
+        sql.push(sql.f());
+        return;
+    }
+    match field {
+        Field::Meta(meta) => compare_meta(sql, *meta, op, &scalars),
+        Field::Property { key, kind } => compare_property(sql, key, *kind, op, &scalars),
+        Field::Relation { key, many } => compare_relation(sql, key, *many, op, &scalars),
+    }
+}
+
+/// `EXISTS (SELECT 1 FROM entity_values v WHERE <entity> AND v.key = ? AND <cond>)`.
+fn exists_value(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
+    sql.push(
+        "EXISTS (SELECT 1 FROM entity_values v WHERE v.org_id = e.org_id \
+         AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ",
+    )
+    .bind(key)
+    .push(" AND ");
+    cond(sql);
+    sql.push(")");
+}
+
+fn short(s: &str) -> bool {
+    s.chars().nth(MAX_INDEXED_CHARS).is_none()
+}
+
+/// `x LIKE pattern ESCAPE '\'` for PostgreSQL; SQLite's LIKE ignores case, so it gets
+/// `substr`/`instr` forms instead.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A string test on the SQL expression `x` (which yields text or NULL).
+fn string_test(sql: &mut Sql, x: &str, op: Op, v: &str) {
+    match op {
+        Op::Eq => {
+            sql.push(x).push(" = ").bind(v);
+        }
+        Op::BeginsWith => {
+            if sql.pg() {
+                sql.push(x)
+                    .push(" LIKE ")
+                    .bind(format!("{}%", like_escape(v)))
+                    .push(" ESCAPE '\\'");
+            } else {
+                sql.push("substr(")
+                    .push(x)
+                    .push(", 1, ")
+                    .bind(v.chars().count() as i64)
+                    .push(") = ")
+                    .bind(v);
+            }
+        }
+        Op::EndsWith => {
+            if v.is_empty() {
+                sql.push(x).push(" IS NOT NULL");
+            } else if sql.pg() {
+                sql.push(x)
+                    .push(" LIKE ")
+                    .bind(format!("%{}", like_escape(v)))
+                    .push(" ESCAPE '\\'");
+            } else {
+                sql.push("substr(")
+                    .push(x)
+                    .push(", ")
+                    .bind(-(v.chars().count() as i64))
+                    .push(") = ")
+                    .bind(v);
+            }
+        }
+        Op::Contains => {
+            if sql.pg() {
+                sql.push("strpos(").push(x).push(", ").bind(v).push(") > 0");
+            } else {
+                sql.push("instr(").push(x).push(", ").bind(v).push(") > 0");
+            }
+        }
+        _ => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+fn or_each<T>(sql: &mut Sql, items: &[T], mut each: impl FnMut(&mut Sql, &T)) {
+    if items.is_empty() {
+        sql.push(sql.f());
+        return;
+    }
+    sql.push("(");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        each(sql, item);
+    }
+    sql.push(")");
+}
+
+fn strs<'a>(scalars: &[&'a Scalar]) -> Vec<&'a str> {
+    scalars
+        .iter()
+        .filter_map(|s| match s {
+            Scalar::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn nums(scalars: &[&Scalar]) -> Vec<f64> {
+    scalars
+        .iter()
+        .filter_map(|s| match s {
+            Scalar::Num(n) => Some(*n),
+            _ => None,
+        })
+        .collect()
+}
+
+fn times(scalars: &[&Scalar]) -> Vec<i64> {
+    scalars
+        .iter()
+        .filter_map(|s| match s {
+            Scalar::Time(t) => Some(*t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The JSON text of property `key` (a string) as a SQL expression.
+fn prop_text(sql: &mut Sql, key: &str) -> String {
+    // Keys match `^[A-Za-z0-9@_=\-]+$` (checked by the blueprint parser), so they are safe to
+    // inline as literals; they are still quoted for the JSON path.
+    debug_assert!(
+        key.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@_=-[]$".contains(c))
+    );
+    if sql.pg() {
+        format!("(e.properties->>'{key}')")
+    } else {
+        format!("json_extract(e.properties, '$.\"{key}\"')")
+    }
+}
+
+/// Membership tests on the index for string values: `IN` over the short ones, and the JSON
+/// expression `x` (when given) for values too long to be indexed exactly.
+fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long_fallback: Option<&str>) {
+    let (short_vals, long_vals): (Vec<&str>, Vec<&str>) = values.iter().partition(|v| short(v));
+    if short_vals.is_empty() && (long_vals.is_empty() || long_fallback.is_none()) {
+        sql.push(sql.f());
+        return;
+    }
+    sql.push("(");
+    let mut first = true;
+    if !short_vals.is_empty() {
+        first = false;
+        exists_value(sql, key, |sql| {
+            sql.push("NOT v.long AND v.s IN (");
+            for (i, v) in short_vals.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*v);
+            }
+            sql.push(")");
+        });
+    }
+    if let Some(x) = long_fallback {
+        for v in long_vals {
+            if !first {
+                sql.push(" OR ");
+            }
+            first = false;
+            sql.push(x).push(" = ").bind(v);
+        }
+    }
+    sql.push(")");
+}
+
+fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Scalar]) {
+    match kind {
+        Kind::String => {
+            let x = prop_text(sql, key);
+            match op {
+                Op::Eq | Op::In | Op::ContainsAny => {
+                    string_in_index(sql, key, &strs(scalars), Some(&x));
+                }
+                Op::BeginsWith => {
+                    let Some(p) = strs(scalars).first().copied() else {
+                        sql.push(sql.f());
+                        return;
+                    };
+                    if short(p) {
+                        exists_value(sql, key, |sql| string_test(sql, "v.s", op, p));
+                    } else {
+                        string_test(sql, &x, op, p);
+                    }
+                }
+                Op::EndsWith | Op::Contains => {
+                    let Some(p) = strs(scalars).first().copied() else {
+                        sql.push(sql.f());
+                        return;
+                    };
+                    if p.is_empty() {
+                        sql.push(&x).push(" IS NOT NULL");
+                    } else {
+                        string_test(sql, &x, op, p);
+                    }
+                }
+                _ => {
+                    sql.push(sql.f());
+                }
+            }
+        }
+        Kind::Number => {
+            let ns = nums(scalars);
+            exists_value(sql, key, |sql| range_or_in(sql, "v.n", op, &ns));
+        }
+        Kind::Date => {
+            let ts = times(scalars);
+            exists_value(sql, key, |sql| range_or_in(sql, "v.t", op, &ts));
+        }
+        Kind::Boolean => match (op, scalars.first()) {
+            (Op::Eq, Some(Scalar::Bool(b))) => {
+                if sql.pg() {
+                    sql.push(&format!("(e.properties->'{key}') = "))
+                        .push(if *b {
+                            "'true'::jsonb"
+                        } else {
+                            "'false'::jsonb"
+                        });
+                } else {
+                    sql.push(&format!("json_type(e.properties, '$.\"{key}\"') = "))
+                        .push(if *b { "'true'" } else { "'false'" });
+                }
+            }
+            _ => {
+                sql.push(sql.f());
+            }
+        },
+        Kind::Object => match (op, scalars.first()) {
+            (Op::Eq, Some(Scalar::Json(v))) => json_eq(sql, "e.properties", &[key], v),
+            _ => {
+                sql.push(sql.f());
+            }
+        },
+        Kind::Array(item) => match op {
+            Op::Eq => match scalars.first() {
+                Some(Scalar::Json(v)) => json_eq(sql, "e.properties", &[key], v),
+                _ => {
+                    sql.push(sql.f());
+                }
+            },
+            Op::Contains | Op::ContainsAny | Op::In => array_any(sql, key, item, scalars),
+            _ => {
+                sql.push(sql.f());
+            }
+        },
+    }
+}
+
+/// Some item of array property `key` equals one of `scalars`.
+fn array_any(sql: &mut Sql, key: &str, item: Item, scalars: &[&Scalar]) {
+    let ik = item_key(key);
+    match item {
+        Item::String => {
+            let values = strs(scalars);
+            let (short_vals, long_vals): (Vec<&str>, Vec<&str>) =
+                values.iter().partition(|v| short(v));
+            sql.push("(");
+            string_in_index(sql, &ik, &short_vals, None);
+            for v in long_vals {
+                sql.push(" OR ");
+                json_array_contains(sql, "e.properties", Some(key), &Value::String(v.to_owned()));
+            }
+            sql.push(")");
+        }
+        Item::Number => {
+            let ns = nums(scalars);
+            exists_value(sql, &ik, |sql| range_or_in(sql, "v.n", Op::In, &ns));
+        }
+        Item::Date => {
+            let ts = times(scalars);
+            exists_value(sql, &ik, |sql| range_or_in(sql, "v.t", Op::In, &ts));
+        }
+        Item::Boolean => {
+            let bools: Vec<bool> = scalars
+                .iter()
+                .filter_map(|s| match s {
+                    Scalar::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .collect();
+            or_each(sql, &bools, |sql, b| {
+                json_array_contains(sql, "e.properties", Some(key), &Value::Bool(*b));
+            });
+        }
+        Item::Any => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+/// The JSON array at `col` (or at member `key` of `col`) holds an element equal to `v` (a
+/// string or a boolean).
+fn json_array_contains(sql: &mut Sql, col: &str, key: Option<&str>, v: &Value) {
+    if sql.pg() {
+        let target = match key {
+            Some(k) => format!("({col}->'{k}')"),
+            None => col.to_owned(),
+        };
+        sql.push(&target)
+            .push(" @> ")
+            .bind(Value::Array(vec![v.clone()]).to_string())
+            .push("::jsonb");
+    } else {
+        let path = match key {
+            Some(k) => format!("'$.\"{k}\"'"),
+            None => "'$'".to_owned(),
+        };
+        sql.push(&format!(
+            "EXISTS (SELECT 1 FROM json_each({col}, {path}) j WHERE "
+        ));
+        match v {
+            Value::Bool(b) => {
+                sql.push(if *b {
+                    "j.type = 'true'"
+                } else {
+                    "j.type = 'false'"
+                });
+            }
+            Value::String(s) => {
+                sql.push("j.type = 'text' AND j.value = ").bind(s.as_str());
+            }
+            _ => {
+                sql.push("(1=0)");
+            }
+        }
+        sql.push(")");
+    }
+}
+
+/// `x <op> value` for ordered scalars (numbers, instants), or `x IN (...)` for `Eq`/`In`.
+fn range_or_in<T: Into<SqlValue> + Copy>(sql: &mut Sql, x: &str, op: Op, values: &[T]) {
+    let cmp = match op {
+        Op::Gt => ">",
+        Op::Ge => ">=",
+        Op::Lt => "<",
+        Op::Le => "<=",
+        Op::Eq | Op::In | Op::Contains | Op::ContainsAny => {
+            if values.is_empty() {
+                sql.push(sql.f());
+                return;
+            }
+            sql.push(x).push(" IN (");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*v);
+            }
+            sql.push(")");
+            return;
+        }
+        _ => {
+            sql.push(sql.f());
+            return;
+        }
+    };
+    match values.first() {
+        Some(v) => {
+            sql.push(x).push(" ").push(cmp).push(" ").bind(*v);
+        }
+        None => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+/// JSON equality of the value at `col` -> `path` with `v` (objects ignore member order,
+/// numbers compare numerically, arrays compare in order).
+fn json_eq(sql: &mut Sql, col: &str, path: &[&str], v: &Value) {
+    if sql.pg() {
+        let mut target = col.to_owned();
+        for p in path {
+            target = format!("({target}->'{p}')");
+        }
+        sql.push(&target)
+            .push(" = ")
+            .bind(v.to_string())
+            .push("::jsonb");
+        return;
+    }
+    // SQLite compares JSON text; build the equality structurally instead.
+    let mut jpath = String::from("$");
+    for p in path {
+        jpath.push_str(&format!(".\"{p}\""));
+    }
+    sqlite_json_eq(sql, col, &jpath, v);
+}
+
+fn sqlite_json_eq(sql: &mut Sql, col: &str, jpath: &str, v: &Value) {
+    let ty = format!("json_type({col}, '{}')", jpath.replace('\'', "''"));
+    let ex = format!("json_extract({col}, '{}')", jpath.replace('\'', "''"));
+    match v {
+        Value::Null => {
+            sql.push(&ty).push(" = 'null'");
+        }
+        Value::Bool(b) => {
+            sql.push(&ty)
+                .push(if *b { " = 'true'" } else { " = 'false'" });
+        }
+        Value::Number(n) => {
+            sql.push("(")
+                .push(&ty)
+                .push(" IN ('integer', 'real') AND ")
+                .push(&ex)
+                .push(" = ")
+                .bind(n.as_f64().unwrap_or(f64::NAN))
+                .push(")");
+        }
+        Value::String(s) => {
+            sql.push("(")
+                .push(&ty)
+                .push(" = 'text' AND ")
+                .push(&ex)
+                .push(" = ")
+                .bind(s.as_str())
+                .push(")");
+        }
+        Value::Array(items) => {
+            sql.push("(")
+                .push(&ty)
+                .push(" = 'array' AND json_array_length(")
+                .push(col)
+                .push(&format!(", '{}') = ", jpath.replace('\'', "''")))
+                .bind(items.len() as i64);
+            for (i, item) in items.iter().enumerate() {
+                sql.push(" AND ");
+                sqlite_json_eq(sql, col, &format!("{jpath}[{i}]"), item);
+            }
+            sql.push(")");
+        }
+        Value::Object(members) => {
+            sql.push("(")
+                .push(&ty)
+                .push(&format!(
+                    " = 'object' AND (SELECT count(*) FROM json_each({col}, '{}')) = ",
+                    jpath.replace('\'', "''")
+                ))
+                .bind(members.len() as i64);
+            for (k, item) in members {
+                sql.push(" AND ");
+                let escaped = k.replace('"', "\\\"");
+                sqlite_json_eq(sql, col, &format!("{jpath}.\"{escaped}\""), item);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+/// The SQL column of a string meta-property.
+fn meta_column(meta: Meta) -> &'static str {
+    match meta {
+        Meta::Identifier => "e.identifier",
+        Meta::Title => "e.title",
+        Meta::Icon => "e.icon",
+        Meta::Blueprint => "e.blueprint",
+        Meta::CreatedBy => "e.created_by",
+        Meta::UpdatedBy => "e.updated_by",
+        Meta::Datasource => "e.datasource",
+        Meta::CreatedAt => "e.created_at",
+        Meta::UpdatedAt => "e.updated_at",
+        Meta::Team => "e.team",
+    }
+}
+
+/// A bound instant in the column's own representation.
+fn bind_instant(sql: &mut Sql, micros: i64) {
+    let dt = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    if sql.pg() {
+        sql.bind(dt);
+    } else {
+        // sqlx stores `DateTime<Utc>` in SQLite as RFC 3339 text with the fraction digits in
+        // groups of three and `+00:00`; the same rendering compares correctly as text.
+        sql.bind(dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
+    }
+}
+
+fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
+    match meta {
+        Meta::Team => match op {
+            Op::Eq => match scalars.first() {
+                Some(Scalar::Json(v)) => json_eq(sql, "e.team", &[], v),
+                _ => {
+                    sql.push(sql.f());
+                }
+            },
+            _ => string_in_index(sql, TEAM_KEY, &strs(scalars), None),
+        },
+        Meta::CreatedAt | Meta::UpdatedAt => {
+            let col = meta_column(meta);
+            let ts = times(scalars);
+            let cmp = match op {
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::Lt => "<",
+                Op::Le => "<=",
+                _ => {
+                    or_each(sql, &ts, |sql, t| {
+                        sql.push(col).push(" = ");
+                        bind_instant(sql, *t);
+                    });
+                    return;
+                }
+            };
+            match ts.first() {
+                Some(t) => {
+                    sql.push(col).push(" ").push(cmp).push(" ");
+                    bind_instant(sql, *t);
+                }
+                None => {
+                    sql.push(sql.f());
+                }
+            }
+        }
+        _ => {
+            let col = meta_column(meta);
+            let values = strs(scalars);
+            match op {
+                Op::Eq | Op::In | Op::ContainsAny => {
+                    if values.is_empty() {
+                        sql.push(sql.f());
+                        return;
+                    }
+                    sql.push(col).push(" IN (");
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(", ");
+                        }
+                        sql.bind(*v);
+                    }
+                    sql.push(")");
+                }
+                _ => {
+                    let Some(p) = values.first().copied() else {
+                        sql.push(sql.f());
+                        return;
+                    };
+                    let x = if sql.pg() {
+                        format!("({col} COLLATE \"C\")")
+                    } else {
+                        col.to_owned()
+                    };
+                    if p.is_empty() && op != Op::BeginsWith {
+                        sql.push(col).push(" IS NOT NULL");
+                    } else {
+                        string_test(sql, &x, op, p);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `EXISTS` an edge of relation `key` out of `e` whose target satisfies `cond`.
+fn exists_edge(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
+    sql.push(
+        "EXISTS (SELECT 1 FROM entity_relations r WHERE r.org_id = e.org_id \
+         AND r.source_blueprint = e.blueprint AND r.source_identifier = e.identifier \
+         AND r.relation = ",
+    )
+    .bind(key);
+    sql.push(" AND ");
+    cond(sql);
+    sql.push(")");
+}
+
+fn compare_relation(sql: &mut Sql, key: &str, many: bool, op: Op, scalars: &[&Scalar]) {
+    let values = strs(scalars);
+    match op {
+        Op::Eq if many => match scalars.first() {
+            Some(Scalar::Json(v)) => json_eq(sql, "e.relations", &[key], v),
+            _ => {
+                sql.push(sql.f());
+            }
+        },
+        Op::Eq | Op::In | Op::Contains | Op::ContainsAny if op != Op::Contains || many => {
+            if values.is_empty() {
+                sql.push(sql.f());
+                return;
+            }
+            exists_edge(sql, key, |sql| {
+                sql.push("r.target_identifier IN (");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(*v);
+                }
+                sql.push(")");
+            });
+        }
+        _ => {
+            let Some(p) = values.first().copied() else {
+                sql.push(sql.f());
+                return;
+            };
+            let x = if sql.pg() {
+                "(r.target_identifier COLLATE \"C\")"
+            } else {
+                "r.target_identifier"
+            };
+            exists_edge(sql, key, |sql| string_test(sql, x, op, p));
+        }
+    }
+}
+
+/// isEmpty: missing, `null` or `[]`.
+fn empty(sql: &mut Sql, field: &Field) {
+    match field {
+        Field::Meta(Meta::Team) => {
+            if sql.pg() {
+                sql.push("jsonb_array_length(e.team) = 0");
+            } else {
+                sql.push("json_array_length(e.team) = 0");
+            }
+        }
+        Field::Meta(meta) => {
+            sql.push(meta_column(*meta)).push(" IS NULL");
+        }
+        Field::Property { key, .. } => {
+            if sql.pg() {
+                sql.push(&format!(
+                    "(e.properties->'{key}' IS NULL OR e.properties->'{key}' IN ('null'::jsonb, '[]'::jsonb))"
+                ));
+            } else {
+                sql.push(&format!(
+                    "(json_type(e.properties, '$.\"{key}\"') IS NULL \
+                     OR json_type(e.properties, '$.\"{key}\"') = 'null' \
+                     OR (json_type(e.properties, '$.\"{key}\"') = 'array' \
+                         AND json_array_length(e.properties, '$.\"{key}\"') = 0))"
+                ));
+            }
+        }
+        Field::Relation { key, .. } => {
+            sql.push("NOT ");
+            exists_edge(sql, key, |sql| {
+                sql.push("(1=1)");
+            });
+        }
+    }
+}
+
+/// `from <= value <= to` (inclusive) or `value < to` (exclusive, `isExpired`).
+fn date_range(sql: &mut Sql, field: &Field, from: Option<i64>, to: Option<i64>, inclusive: bool) {
+    let upper = if inclusive { "<=" } else { "<" };
+    match field {
+        Field::Meta(meta @ (Meta::CreatedAt | Meta::UpdatedAt)) => {
+            let col = meta_column(*meta);
+            sql.push("(").push(col).push(" IS NOT NULL");
+            if let Some(f) = from {
+                sql.push(" AND ").push(col).push(" >= ");
+                bind_instant(sql, f);
+            }
+            if let Some(t) = to {
+                sql.push(" AND ").push(col).push(" ").push(upper).push(" ");
+                bind_instant(sql, t);
+            }
+            sql.push(")");
+        }
+        Field::Property { key, .. } => exists_value(sql, key, |sql| {
+            sql.push("v.t IS NOT NULL");
+            if let Some(f) = from {
+                sql.push(" AND v.t >= ").bind(f);
+            }
+            if let Some(t) = to {
+                sql.push(" AND v.t ").push(upper).push(" ").bind(t);
+            }
+        }),
+        _ => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+fn bind_list(sql: &mut Sql, values: &[String]) {
+    sql.push("(");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v.as_str());
+    }
+    sql.push(")");
+}
+
+fn required_filter(sql: &mut Sql, alias: &str, required: Option<bool>) {
+    if let Some(r) = required {
+        sql.push(" AND ").push(alias).push(".required = ").bind(r);
+    }
+}
+
+/// `relatedTo`: a recursive walk per direction from the start entities.
+fn related_to(
+    sql: &mut Sql,
+    scope: &Scope<'_>,
+    blueprint: &str,
+    ids: &[String],
+    direction: Option<Direction>,
+    required: Option<bool>,
+) {
+    if ids.is_empty() {
+        sql.push(sql.f());
+        return;
+    }
+    let dirs: Vec<Direction> = match direction {
+        Some(d) => vec![d],
+        None => vec![Direction::Upstream, Direction::Downstream],
+    };
+    sql.push("(");
+    for (i, d) in dirs.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        // Upstream follows edges source -> target; downstream target -> source.
+        let (from_bp, from_id, to_bp, to_id) = match d {
+            Direction::Upstream => (
+                "source_blueprint",
+                "source_identifier",
+                "target_blueprint",
+                "target_identifier",
+            ),
+            Direction::Downstream => (
+                "target_blueprint",
+                "target_identifier",
+                "source_blueprint",
+                "source_identifier",
+            ),
+        };
+        sql.push("(e.blueprint, e.identifier) IN (WITH RECURSIVE w(bp, id) AS (SELECT r.")
+            .push(to_bp)
+            .push(", r.")
+            .push(to_id)
+            .push(" FROM entity_relations r WHERE r.org_id = ")
+            .bind(scope.org)
+            .push(" AND r.")
+            .push(from_bp)
+            .push(" = ")
+            .bind(blueprint)
+            .push(" AND r.")
+            .push(from_id)
+            .push(" IN ");
+        bind_list(sql, ids);
+        required_filter(sql, "r", required);
+        sql.push(" UNION SELECT r.")
+            .push(to_bp)
+            .push(", r.")
+            .push(to_id)
+            .push(" FROM entity_relations r JOIN w ON r.")
+            .push(from_bp)
+            .push(" = w.bp AND r.")
+            .push(from_id)
+            .push(" = w.id WHERE r.org_id = ")
+            .bind(scope.org);
+        required_filter(sql, "r", required);
+        sql.push(") SELECT bp, id FROM w)");
+    }
+    sql.push(")");
+}
+
+/// The blueprints reached by walking `path` forward from `starts`.
+fn path_targets(
+    blueprints: &IndexMap<String, Blueprint>,
+    starts: &[String],
+    path: &[PathStep],
+) -> Vec<String> {
+    let mut current: Vec<String> = starts.to_vec();
+    for step in path {
+        let mut next: Vec<String> = Vec::new();
+        for bp in &current {
+            if let Some(def) = blueprints
+                .get(bp)
+                .and_then(|b| b.relations.get(&step.relation))
+                && !next.contains(&def.target)
+            {
+                next.push(def.target.clone());
+            }
+        }
+        current = next;
+    }
+    current
+}
+
+/// `matchAny` over a relation path (see the AST's documentation for both modes).
+fn match_any(
+    sql: &mut Sql,
+    scope: &Scope<'_>,
+    path: &[PathStep],
+    from_blueprint: Option<&str>,
+    ids: &[String],
+) {
+    match from_blueprint {
+        None => {
+            // Walk backwards from the end: the set of (bp, id) at step i is the sources of
+            // edges of step i's relation into the set at step i + 1.
+            let ends = path_targets(scope.blueprints, scope.candidates, path);
+            if ends.is_empty() {
+                sql.push(sql.f());
+                return;
+            }
+            sql.push("(e.blueprint, e.identifier) IN ");
+            backward(sql, scope, path, &ends, ids);
+        }
+        Some(from) => {
+            sql.push("(e.blueprint, e.identifier) IN ");
+            forward(sql, scope, path, from, ids);
+        }
+    }
+}
+
+/// `SELECT bp, id` of the entities from which `path` leads to an entity of `ends` whose
+/// identifier is in `ids`.
+fn backward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], ends: &[String], ids: &[String]) {
+    let Some((last, rest)) = path.split_last() else {
+        sql.push("(SELECT NULL, NULL WHERE 1=0)");
+        return;
+    };
+    // The set the last step must point into.
+    let target = |sql: &mut Sql| {
+        sql.push("r.target_blueprint IN ");
+        bind_list(sql, ends);
+        sql.push(" AND r.target_identifier IN ");
+        bind_list(sql, ids);
+    };
+    let mut steps: Vec<&PathStep> = rest.iter().collect();
+    steps.reverse();
+    // Innermost: the sources of the last step.
+    let mut inner = Sql::new(sql.backend);
+    inner.values = std::mem::take(&mut sql.values);
+    step_sources(&mut inner, scope, last, |s| target(s));
+    let mut current = inner;
+    for step in steps {
+        let mut wrap = Sql::new(sql.backend);
+        wrap.values = std::mem::take(&mut current.values);
+        let into = current.text.clone();
+        step_sources(&mut wrap, scope, step, |s| {
+            s.push("(r.target_blueprint, r.target_identifier) IN ")
+                .push(&into);
+        });
+        current = wrap;
+    }
+    sql.values = current.values;
+    sql.push(&current.text);
+}
+
+/// `(SELECT source_blueprint, source_identifier FROM entity_relations r WHERE relation =
+/// step AND <into>)`, or its 1..max_hops closure.
+fn step_sources(sql: &mut Sql, scope: &Scope<'_>, step: &PathStep, into: impl FnOnce(&mut Sql)) {
+    if step.max_hops <= 1 {
+        sql.push("(SELECT r.source_blueprint, r.source_identifier FROM entity_relations r WHERE r.org_id = ")
+            .bind(scope.org)
+            .push(" AND r.relation = ")
+            .bind(step.relation.as_str())
+            .push(" AND ");
+        into(sql);
+        sql.push(")");
+        return;
+    }
+    sql.push("(WITH RECURSIVE h(bp, id, d) AS (SELECT r.source_blueprint, r.source_identifier, 1 FROM entity_relations r WHERE r.org_id = ")
+        .bind(scope.org)
+        .push(" AND r.relation = ")
+        .bind(step.relation.as_str())
+        .push(" AND ");
+    into(sql);
+    sql.push(" UNION SELECT r.source_blueprint, r.source_identifier, h.d + 1 FROM entity_relations r JOIN h ON r.target_blueprint = h.bp AND r.target_identifier = h.id WHERE r.org_id = ")
+        .bind(scope.org)
+        .push(" AND r.relation = ")
+        .bind(step.relation.as_str())
+        .push(" AND h.d < ")
+        .bind(i64::from(step.max_hops))
+        .push(") SELECT bp, id FROM h)");
+}
+
+/// `SELECT bp, id` of the entities reached by walking `path` forward from the `from`
+/// entities whose identifier is in `ids`.
+fn forward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], from: &str, ids: &[String]) {
+    let mut current = Sql::new(sql.backend);
+    current.values = std::mem::take(&mut sql.values);
+    let mut first = true;
+    for step in path {
+        let mut next = Sql::new(sql.backend);
+        next.values = std::mem::take(&mut current.values);
+        let prev = current.text.clone();
+        let from_set = |s: &mut Sql| {
+            if first {
+                s.push("r.source_blueprint = ")
+                    .bind(from)
+                    .push(" AND r.source_identifier IN ");
+                bind_list(s, ids);
+            } else {
+                s.push("(r.source_blueprint, r.source_identifier) IN ")
+                    .push(&prev);
+            }
+        };
+        step_targets(&mut next, scope, step, from_set);
+        first = false;
+        current = next;
+    }
+    sql.values = current.values;
+    sql.push(&current.text);
+}
+
+fn step_targets(sql: &mut Sql, scope: &Scope<'_>, step: &PathStep, from: impl FnOnce(&mut Sql)) {
+    if step.max_hops <= 1 {
+        sql.push("(SELECT r.target_blueprint, r.target_identifier FROM entity_relations r WHERE r.org_id = ")
+            .bind(scope.org)
+            .push(" AND r.relation = ")
+            .bind(step.relation.as_str())
+            .push(" AND ");
+        from(sql);
+        sql.push(")");
+        return;
+    }
+    sql.push("(WITH RECURSIVE h(bp, id, d) AS (SELECT r.target_blueprint, r.target_identifier, 1 FROM entity_relations r WHERE r.org_id = ")
+        .bind(scope.org)
+        .push(" AND r.relation = ")
+        .bind(step.relation.as_str())
+        .push(" AND ");
+    from(sql);
+    sql.push(" UNION SELECT r.target_blueprint, r.target_identifier, h.d + 1 FROM entity_relations r JOIN h ON r.source_blueprint = h.bp AND r.source_identifier = h.id WHERE r.org_id = ")
+        .bind(scope.org)
+        .push(" AND r.relation = ")
+        .bind(step.relation.as_str())
+        .push(" AND h.d < ")
+        .bind(i64::from(step.max_hops))
+        .push(") SELECT bp, id FROM h)");
+}

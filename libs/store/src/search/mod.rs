@@ -1,0 +1,528 @@
+//! Search: a parsed query (`portolan_domain::query`) compiled to SQL and run in the tenant's
+//! transaction, with keyset paging, sorting, counting and aggregation.
+//!
+//! Paging is keyset-based on `(sort value, identifier, blueprint)`: a page never skips or
+//! repeats an entity that exists throughout the paging, whatever else is written meanwhile.
+
+pub(crate) mod compile;
+pub(crate) mod index;
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use portolan_domain::blueprint::Blueprint;
+use portolan_domain::query::{Kind, Meta, Query};
+use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use serde_json::Value;
+
+use crate::entities::ReadOptions;
+use crate::models::{blueprint, entity};
+use crate::{Backend, StoreError, Tenant};
+use compile::{Scope, Sql};
+
+/// Every blueprint of the org, in identifier order (what queries are parsed against).
+pub async fn blueprints(t: &Tenant) -> Result<IndexMap<String, Blueprint>, StoreError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = blueprint::Entity::find()
+        .filter(blueprint::Column::OrgId.eq(t.org().0))
+        .order_by_asc(blueprint::Column::Identifier)
+        .all(t.conn())
+        .await?;
+    let mut out = IndexMap::with_capacity(rows.len());
+    for m in rows {
+        let compiled = crate::blueprints::compiled(t, &m)?;
+        out.insert(m.identifier.clone(), (*compiled.blueprint).clone());
+    }
+    Ok(out)
+}
+
+/// What a page is sorted by (then by identifier and blueprint, ascending).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKey {
+    /// `$identifier`, `$title`, `$createdAt`, ... (not `$team`).
+    Meta(Meta),
+    /// A string, number or date property.
+    Property { key: String, kind: Kind },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+/// The last entity of a page, from which the next page continues.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    /// The sort value (`null` when the entity has none), when sorted by something else than
+    /// the identifier: a string, a number, or microseconds for dates.
+    #[serde(default, rename = "v")]
+    pub value: Option<Value>,
+    #[serde(rename = "i")]
+    pub identifier: String,
+    #[serde(rename = "b")]
+    pub blueprint: String,
+}
+
+/// A search.
+#[derive(Debug, Clone)]
+pub struct SearchRequest<'a> {
+    /// The query, bound (`portolan_domain::query::bind`).
+    pub query: &'a Query,
+    /// A second query every result must also match (a read policy), if any.
+    pub filter: Option<&'a Query>,
+    pub blueprints: &'a IndexMap<String, Blueprint>,
+    /// The candidate blueprints (from the parse).
+    pub candidates: &'a [String],
+    pub sort: Option<Sort>,
+    pub after: Option<Position>,
+    /// 1..=1000 entities per page.
+    pub limit: u64,
+    pub read: &'a ReadOptions,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Port's entity shape, in order.
+    pub entities: Vec<Value>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Position>,
+}
+
+/// `WHERE` over `entities e`: the org, the candidate blueprints, the query and the filter.
+fn where_clause(
+    sql: &mut Sql,
+    t: &Tenant,
+    req_query: &Query,
+    filter: Option<&Query>,
+    scope: &Scope<'_>,
+) {
+    sql.push(" WHERE e.org_id = ").bind(t.org().0);
+    if scope.candidates.len() == 1 {
+        sql.push(" AND e.blueprint = ")
+            .bind(scope.candidates[0].as_str());
+    } else if scope.candidates.len() < scope.blueprints.len() {
+        sql.push(" AND e.blueprint IN (");
+        for (i, b) in scope.candidates.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(b.as_str());
+        }
+        sql.push(")");
+    }
+    sql.push(" AND ");
+    compile::predicate(sql, req_query, scope);
+    if let Some(f) = filter {
+        sql.push(" AND ");
+        compile::predicate(sql, f, scope);
+    }
+}
+
+/// The SQL expression a page is sorted by, and the type its value is read as.
+fn sort_expr(backend: Backend, key: &SortKey) -> (String, SortType) {
+    let pg = backend == Backend::Postgres;
+    match key {
+        SortKey::Meta(Meta::CreatedAt) => ("e.created_at".into(), SortType::Instant),
+        SortKey::Meta(Meta::UpdatedAt) => ("e.updated_at".into(), SortType::Instant),
+        SortKey::Meta(m) => {
+            let col = match m {
+                Meta::Title => "e.title",
+                Meta::Icon => "e.icon",
+                Meta::Blueprint => "e.blueprint",
+                Meta::CreatedBy => "e.created_by",
+                Meta::UpdatedBy => "e.updated_by",
+                Meta::Datasource => "e.datasource",
+                _ => "e.identifier",
+            };
+            if pg && *m != Meta::Identifier {
+                (format!("({col} COLLATE \"C\")"), SortType::Text)
+            } else {
+                (col.into(), SortType::Text)
+            }
+        }
+        SortKey::Property { key, kind } => match kind {
+            Kind::Number => {
+                if pg {
+                    (
+                        format!("CAST(e.properties->>'{key}' AS double precision)"),
+                        SortType::Number,
+                    )
+                } else {
+                    (
+                        format!("CAST(json_extract(e.properties, '$.\"{key}\"') AS REAL)"),
+                        SortType::Number,
+                    )
+                }
+            }
+            Kind::Date => (
+                format!(
+                    "(SELECT v.t FROM entity_values v WHERE v.org_id = e.org_id AND v.blueprint = e.blueprint \
+                     AND v.identifier = e.identifier AND v.key = '{key}' LIMIT 1)"
+                ),
+                SortType::Micros,
+            ),
+            _ => {
+                if pg {
+                    (
+                        format!("((e.properties->>'{key}') COLLATE \"C\")"),
+                        SortType::Text,
+                    )
+                } else {
+                    (
+                        format!("json_extract(e.properties, '$.\"{key}\"')"),
+                        SortType::Text,
+                    )
+                }
+            }
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SortType {
+    Text,
+    Number,
+    Micros,
+    Instant,
+}
+
+fn bind_sort_value(sql: &mut Sql, ty: SortType, v: &Value) -> Result<(), StoreError> {
+    let bad = || StoreError::invalid("/from", "the cursor does not fit this query's sort");
+    match ty {
+        SortType::Text => {
+            sql.bind(v.as_str().ok_or_else(bad)?.to_owned());
+        }
+        SortType::Number => {
+            sql.bind(v.as_f64().ok_or_else(bad)?);
+        }
+        SortType::Micros => {
+            sql.bind(v.as_i64().ok_or_else(bad)?);
+        }
+        SortType::Instant => {
+            let micros = v.as_i64().ok_or_else(bad)?;
+            let dt = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
+            if sql.pg() {
+                sql.bind(dt);
+            } else {
+                sql.bind(dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a search and renders one page.
+pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
+    let backend = t.store().backend();
+    let scope = Scope {
+        org: t.org().0,
+        blueprints: req.blueprints,
+        candidates: req.candidates,
+    };
+    let single = req.candidates.len() == 1;
+    let sort = req
+        .sort
+        .as_ref()
+        .filter(|s| s.key != SortKey::Meta(Meta::Identifier) || s.descending);
+    let sorted = sort.map(|s| (sort_expr(backend, &s.key), s.descending));
+
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT e.*");
+    if let Some(((expr, _), _)) = &sorted {
+        sql.push(", ").push(expr).push(" AS sort_value");
+    }
+    sql.push(" FROM entities e");
+    where_clause(&mut sql, t, req.query, req.filter, &scope);
+
+    // The keyset: strictly after the last entity of the previous page.
+    if let Some(after) = &req.after {
+        sql.push(" AND ");
+        let tiebreak = |sql: &mut Sql| {
+            if single {
+                sql.push("e.identifier > ").bind(after.identifier.as_str());
+            } else {
+                sql.push("(e.identifier > ")
+                    .bind(after.identifier.as_str())
+                    .push(" OR (e.identifier = ")
+                    .bind(after.identifier.as_str())
+                    .push(" AND e.blueprint > ")
+                    .bind(after.blueprint.as_str())
+                    .push("))");
+            }
+        };
+        match &sorted {
+            None => tiebreak(&mut sql),
+            Some(((expr, ty), desc)) => match &after.value {
+                Some(v) if !v.is_null() => {
+                    let cmp = if *desc { " < " } else { " > " };
+                    sql.push("(").push(expr).push(cmp);
+                    bind_sort_value(&mut sql, *ty, v)?;
+                    sql.push(" OR (").push(expr).push(" = ");
+                    bind_sort_value(&mut sql, *ty, v)?;
+                    sql.push(" AND ");
+                    tiebreak(&mut sql);
+                    sql.push(") OR ").push(expr).push(" IS NULL)");
+                }
+                _ => {
+                    sql.push("(").push(expr).push(" IS NULL AND ");
+                    tiebreak(&mut sql);
+                    sql.push(")");
+                }
+            },
+        }
+    }
+
+    sql.push(" ORDER BY ");
+    if let Some(((expr, _), desc)) = &sorted {
+        sql.push(expr).push(if *desc {
+            " DESC NULLS LAST, "
+        } else {
+            " ASC NULLS LAST, "
+        });
+    }
+    sql.push("e.identifier");
+    if !single {
+        sql.push(", e.blueprint");
+    }
+    let limit = req.limit.clamp(1, 1000);
+    sql.push(" LIMIT ").bind((limit + 1) as i64);
+
+    let rows = t
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            sql.text,
+            sql.values,
+        ))
+        .await?;
+    let more = rows.len() as u64 > limit;
+    let mut models = Vec::with_capacity(rows.len().min(limit as usize));
+    let mut last_sort: Option<Value> = None;
+    for row in rows.iter().take(limit as usize) {
+        let m = entity::Model::from_query_result(row, "")?;
+        if let Some(((_, ty), _)) = &sorted {
+            last_sort = Some(match ty {
+                SortType::Text => row
+                    .try_get::<Option<String>>("", "sort_value")?
+                    .map_or(Value::Null, Value::String),
+                SortType::Number => row
+                    .try_get::<Option<f64>>("", "sort_value")?
+                    .map_or(Value::Null, Value::from),
+                SortType::Micros => row
+                    .try_get::<Option<i64>>("", "sort_value")?
+                    .map_or(Value::Null, Value::from),
+                SortType::Instant => {
+                    let at = if matches!(sort.map(|s| &s.key), Some(SortKey::Meta(Meta::CreatedAt)))
+                    {
+                        m.created_at
+                    } else {
+                        m.updated_at
+                    };
+                    Value::from(at.timestamp_micros())
+                }
+            });
+        }
+        models.push(m);
+    }
+    let next = if more {
+        models.last().map(|m| Position {
+            value: last_sort,
+            identifier: m.identifier.clone(),
+            blueprint: m.blueprint.clone(),
+        })
+    } else {
+        None
+    };
+    let entities = render_mixed(t, req.blueprints, models, req.read).await?;
+    Ok(Page { entities, next })
+}
+
+/// Renders rows of several blueprints in order (one batch per blueprint).
+async fn render_mixed(
+    t: &Tenant,
+    blueprints: &IndexMap<String, Blueprint>,
+    models: Vec<entity::Model>,
+    opts: &ReadOptions,
+) -> Result<Vec<Value>, StoreError> {
+    let n = models.len();
+    let mut groups: HashMap<String, Vec<(usize, entity::Model)>> = HashMap::new();
+    for (i, m) in models.into_iter().enumerate() {
+        groups.entry(m.blueprint.clone()).or_default().push((i, m));
+    }
+    let mut out: Vec<Option<Value>> = vec![None; n];
+    for (bp_id, items) in groups {
+        let Some(bp) = blueprints.get(&bp_id) else {
+            return Err(StoreError::Internal(format!(
+                "blueprint '{bp_id}' vanished during a search"
+            )));
+        };
+        let (idx, rows): (Vec<usize>, Vec<entity::Model>) = items.into_iter().unzip();
+        let rendered = crate::entities::render(t, bp, rows, opts).await?;
+        for (i, v) in idx.into_iter().zip(rendered) {
+            out[i] = Some(v);
+        }
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// How many entities match.
+pub async fn count(
+    t: &Tenant,
+    query: &Query,
+    filter: Option<&Query>,
+    blueprints: &IndexMap<String, Blueprint>,
+    candidates: &[String],
+) -> Result<u64, StoreError> {
+    let backend = t.store().backend();
+    let scope = Scope {
+        org: t.org().0,
+        blueprints,
+        candidates,
+    };
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT count(*) AS n FROM entities e");
+    where_clause(&mut sql, t, query, filter, &scope);
+    let row = t
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            sql.text,
+            sql.values,
+        ))
+        .await?
+        .ok_or_else(|| StoreError::Internal("count returned no row".into()))?;
+    let n: i64 = row.try_get("", "n")?;
+    Ok(n.max(0) as u64)
+}
+
+/// The identifiers (and blueprints) of the first `max` matches, in identifier order: the
+/// lookups of queries in writes.
+pub async fn identifiers(
+    t: &Tenant,
+    query: &Query,
+    blueprints: &IndexMap<String, Blueprint>,
+    candidates: &[String],
+    max: u64,
+) -> Result<Vec<String>, StoreError> {
+    let backend = t.store().backend();
+    let scope = Scope {
+        org: t.org().0,
+        blueprints,
+        candidates,
+    };
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT e.identifier FROM entities e");
+    where_clause(&mut sql, t, query, None, &scope);
+    sql.push(" ORDER BY e.identifier LIMIT ").bind(max as i64);
+    let rows = t
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            sql.text,
+            sql.values,
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            r.try_get::<String>("", "identifier")
+                .map_err(StoreError::from)
+        })
+        .collect()
+}
+
+/// Aggregation functions of `POST /v1/entities/aggregate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Average,
+    Median,
+}
+
+/// `func` over number property `property` (ignored for `Count`) of the matching entities.
+/// `None` when no entity has a value (except for `Count`, and `Sum`, which is 0).
+pub async fn aggregate(
+    t: &Tenant,
+    query: &Query,
+    filter: Option<&Query>,
+    blueprints: &IndexMap<String, Blueprint>,
+    candidates: &[String],
+    func: Func,
+    property: Option<&str>,
+) -> Result<Option<f64>, StoreError> {
+    if func == Func::Count {
+        return Ok(Some(
+            count(t, query, filter, blueprints, candidates).await? as f64,
+        ));
+    }
+    let Some(key) = property else {
+        return Err(StoreError::invalid(
+            "/property",
+            "this function needs a number property",
+        ));
+    };
+    let backend = t.store().backend();
+    let scope = Scope {
+        org: t.org().0,
+        blueprints,
+        candidates,
+    };
+    let agg = match func {
+        Func::Sum => "sum(v.n)",
+        Func::Min => "min(v.n)",
+        Func::Max => "max(v.n)",
+        Func::Average => "avg(v.n)",
+        Func::Median | Func::Count => "NULL",
+    };
+    let mut sql = Sql::new(backend);
+    let median = func == Func::Median;
+    if median {
+        sql.push("SELECT v.n AS x FROM entities e JOIN entity_values v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
+    } else {
+        sql.push("SELECT CAST(").push(agg).push(" AS double precision) AS x FROM entities e JOIN entity_values v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
+    }
+    if backend == Backend::Sqlite {
+        sql.text = sql.text.replace("AS double precision", "AS REAL");
+    }
+    sql.push(" AND v.n IS NOT NULL");
+    where_clause(&mut sql, t, query, filter, &scope);
+    if median {
+        sql.push(" ORDER BY v.n");
+    }
+    let rows = t
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            sql.text,
+            sql.values,
+        ))
+        .await?;
+    let xs: Vec<f64> = rows
+        .iter()
+        .map(|r| r.try_get::<Option<f64>>("", "x"))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(match func {
+        Func::Median => median_of(&xs),
+        Func::Sum => Some(xs.first().copied().unwrap_or(0.0)),
+        _ => xs.first().copied(),
+    })
+}
+
+fn median_of(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    Some(if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    })
+}

@@ -1,0 +1,85 @@
+//! The search index: `entity_values` holds one row per indexed scalar of an entity (see
+//! `portolan_domain::query::index`), with B-tree indexes per value type; plus indexes on the
+//! entity meta columns that queries filter and sort by.
+//!
+//! One generic table serves every property of every blueprint, so a new blueprint or property
+//! needs no DDL and the number of indexes stays fixed however many tenants there are.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+
+use crate::rls::{disable_sql, enable_sql};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        let pg = db.get_database_backend() == DbBackend::Postgres;
+        // PostgreSQL: `s` compares bytewise (COLLATE "C") so that `beginsWith` is an index
+        // range whatever the database's collation; SQLite compares bytewise by default.
+        let (uuid, collate, double) = if pg {
+            ("uuid", " COLLATE \"C\"", "double precision")
+        } else {
+            ("uuid_text", "", "real")
+        };
+        db.execute_unprepared(&format!(
+            "CREATE TABLE entity_values (
+               org_id {uuid} NOT NULL,
+               blueprint varchar(100) NOT NULL,
+               identifier varchar(1000) NOT NULL,
+               key varchar(110) NOT NULL,
+               s text{collate},
+               n {double},
+               t bigint,
+               long boolean NOT NULL DEFAULT false,
+               CONSTRAINT fk_values_entity FOREIGN KEY (org_id, blueprint, identifier)
+                 REFERENCES entities (org_id, blueprint, identifier)
+                 ON DELETE CASCADE ON UPDATE CASCADE
+             )"
+        ))
+        .await?;
+        for sql in [
+            "CREATE INDEX idx_values_entity ON entity_values (org_id, blueprint, identifier)",
+            "CREATE INDEX idx_values_s ON entity_values (org_id, blueprint, key, s) WHERE s IS NOT NULL",
+            "CREATE INDEX idx_values_n ON entity_values (org_id, blueprint, key, n) WHERE n IS NOT NULL",
+            "CREATE INDEX idx_values_t ON entity_values (org_id, blueprint, key, t) WHERE t IS NOT NULL",
+            "CREATE INDEX idx_entities_created ON entities (org_id, blueprint, created_at)",
+            "CREATE INDEX idx_entities_updated ON entities (org_id, blueprint, updated_at)",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        if pg {
+            db.execute_unprepared(
+                "CREATE INDEX idx_entities_title ON entities (org_id, blueprint, title COLLATE \"C\")",
+            )
+            .await?;
+            db.execute_unprepared(&enable_sql("entity_values", "org_id"))
+                .await?;
+        } else {
+            db.execute_unprepared(
+                "CREATE INDEX idx_entities_title ON entities (org_id, blueprint, title)",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let db = m.get_connection();
+        if db.get_database_backend() == DbBackend::Postgres {
+            db.execute_unprepared(&disable_sql("entity_values")).await?;
+        }
+        for sql in [
+            "DROP INDEX idx_entities_title",
+            "DROP INDEX idx_entities_updated",
+            "DROP INDEX idx_entities_created",
+            "DROP TABLE entity_values",
+        ] {
+            db.execute_unprepared(sql).await?;
+        }
+        Ok(())
+    }
+}

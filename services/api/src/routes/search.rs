@@ -1,0 +1,598 @@
+//! Search: `POST /v1/blueprints/{bp}/entities/search`, `POST /v1/entities/search` and
+//! `POST /v1/entities/aggregate`, plus the query lookups of entity writes.
+//!
+//! A query is parsed against the org's blueprints (422 with the rule's pointer for anything
+//! wrong), bound to the caller and the moment (context values, date presets), compiled to SQL
+//! by the store and run in the caller's tenant transaction.
+
+use actix_web::HttpResponse;
+use actix_web::post;
+use actix_web::web::{Data, Path};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use indexmap::IndexMap;
+use portolan_domain::blueprint::Blueprint;
+use portolan_domain::query::{self, Kind, Meta, ParseScope, Parsed, QueryContext};
+use portolan_store::Tenant;
+use portolan_store::entities::ReadOptions;
+use portolan_store::search::{self as store_search, Func, Position, SearchRequest, Sort, SortKey};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Caller;
+use crate::body::{JsonBody, QueryPairs};
+use crate::error::{ApiError, ErrorBody};
+use crate::schemas::*;
+use crate::state::AppState;
+
+/// Default page size of the blueprint search (Port's).
+const DEFAULT_LIMIT: u64 = 200;
+/// Largest page.
+const MAX_LIMIT: u64 = 1000;
+/// `POST /v1/entities/search` without `limit` answers every match, up to this many; above
+/// it, the request is refused with a hint to page (never a silently truncated answer).
+pub const MAX_UNPAGED: u64 = 10_000;
+
+/// The caller and "now", as queries see them. Users arrive with the identity issue; until
+/// then a caller has no user entity, so `{context: "user"}` values resolve to nothing.
+fn context() -> QueryContext {
+    QueryContext {
+        user: None,
+        teams: Vec::new(),
+        now: chrono::Utc::now().timestamp_micros(),
+    }
+}
+
+/// Parses and binds `q` against `blueprints`.
+fn parse_query(
+    q: &Value,
+    blueprints: &IndexMap<String, Blueprint>,
+    blueprint: Option<&str>,
+    pointer: &str,
+) -> Result<Parsed, ApiError> {
+    let parsed = query::parse(
+        q,
+        &ParseScope {
+            blueprints,
+            blueprint,
+            pointer,
+        },
+    )?;
+    Ok(Parsed {
+        query: query::bind(&parsed.query, &context()),
+        blueprints: parsed.blueprints,
+    })
+}
+
+/// A 64-bit FNV-1a hash: ties a cursor to the query and sort it was made for.
+fn fingerprint(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn encode_cursor(pos: &Position, fp: u64) -> String {
+    let v = json!({"p": pos, "h": format!("{fp:016x}")});
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+fn decode_cursor(s: &str, fp: u64, pointer: &str) -> Result<Position, ApiError> {
+    let bad = || ApiError::invalid(pointer, "is not a cursor this search returned");
+    let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if v.get("h").and_then(Value::as_str) != Some(format!("{fp:016x}").as_str()) {
+        return Err(ApiError::invalid(
+            pointer,
+            "this cursor belongs to a different query or sort; start again without `from`",
+        ));
+    }
+    serde_json::from_value(v.get("p").cloned().unwrap_or(Value::Null)).map_err(|_| bad())
+}
+
+/// `sort: {property, order}`: a meta-property (not `$team`) or a string, number or date
+/// property of the candidate blueprints.
+fn parse_sort(
+    v: Option<&Value>,
+    blueprints: &IndexMap<String, Blueprint>,
+    candidates: &[String],
+) -> Result<Option<Sort>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let Some(o) = v.as_object() else {
+        return Err(ApiError::invalid("/sort", "must be {property, order}"));
+    };
+    for k in o.keys() {
+        if k != "property" && k != "order" {
+            return Err(ApiError::invalid(
+                &format!("/sort/{k}"),
+                "unknown member; sort takes {property, order}",
+            ));
+        }
+    }
+    let descending = match o.get("order").and_then(Value::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "/sort/order",
+                "must be \"asc\" or \"desc\"",
+            ));
+        }
+    };
+    let Some(name) = o.get("property").and_then(Value::as_str) else {
+        return Err(ApiError::invalid(
+            "/sort/property",
+            "is required (a property or meta-property)",
+        ));
+    };
+    if let Some(meta) = Meta::from_name(name) {
+        if meta == Meta::Team {
+            return Err(ApiError::invalid(
+                "/sort/property",
+                "cannot sort by $team (an array)",
+            ));
+        }
+        return Ok(Some(Sort {
+            key: SortKey::Meta(meta),
+            descending,
+        }));
+    }
+    let mut kind: Option<Kind> = None;
+    for bp in candidates.iter().filter_map(|b| blueprints.get(b)) {
+        if let Some(k) = bp.properties.get(name).and_then(query::index::kind_of) {
+            if kind.is_some_and(|prev| prev != k) {
+                return Err(ApiError::invalid(
+                    "/sort/property",
+                    format!("`{name}` has different types in the searched blueprints"),
+                ));
+            }
+            kind = Some(k);
+        }
+    }
+    match kind {
+        Some(k @ (Kind::String | Kind::Number | Kind::Date)) => Ok(Some(Sort {
+            key: SortKey::Property {
+                key: name.to_owned(),
+                kind: k,
+            },
+            descending,
+        })),
+        Some(_) => Err(ApiError::invalid(
+            "/sort/property",
+            format!("`{name}` is not a string, number or date property; it cannot be sorted by"),
+        )),
+        None => Err(ApiError::invalid(
+            "/sort/property",
+            format!("unknown property `{name}`"),
+        )),
+    }
+}
+
+fn string_list(v: Option<&Value>, pointer: &str) -> Result<Vec<String>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) if a.len() <= 100 => a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ApiError::invalid(&format!("{pointer}/{i}"), "must be a string"))
+            })
+            .collect(),
+        Some(_) => Err(ApiError::invalid(
+            pointer,
+            "must be an array of at most 100 strings",
+        )),
+    }
+}
+
+fn limit_of(v: Option<&Value>, pointer: &str) -> Result<Option<u64>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::invalid(
+                pointer,
+                format!("must be an integer from 1 to {MAX_LIMIT}"),
+            )),
+        },
+    }
+}
+
+/// Search a blueprint's entities
+///
+/// Body: `{query?, include?, exclude?, limit? (1-1000, default 200), from?, sort?: {property,
+/// order}, attach_title_to_relation?}`. Pass the answer's `next` back as `from` for the next
+/// page: paging never skips or repeats an entity that exists throughout, whatever is written
+/// meanwhile.
+#[utoipa::path(tag = "Search", security(("bearer" = [])), request_body = BlueprintSearchBody,
+    responses((status = 200, body = SearchResponse), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+#[post("/blueprints/{blueprint}/entities/search")]
+pub async fn search_blueprint(
+    state: Data<AppState>,
+    caller: Caller,
+    path: Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let Some(b) = body.0.as_object() else {
+        return Err(ApiError::invalid("", "the body must be an object"));
+    };
+    for k in b.keys() {
+        if !matches!(
+            k.as_str(),
+            "query"
+                | "include"
+                | "exclude"
+                | "limit"
+                | "from"
+                | "sort"
+                | "attach_title_to_relation"
+        ) {
+            return Err(ApiError::invalid(&format!("/{k}"), "unknown member"));
+        }
+    }
+    let read = ReadOptions {
+        include: string_list(b.get("include"), "/include")?,
+        exclude: string_list(b.get("exclude"), "/exclude")?,
+        attach_title_to_relation: match b.get("attach_title_to_relation") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(x)) => *x,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "/attach_title_to_relation",
+                    "must be a boolean",
+                ));
+            }
+        },
+    };
+    let limit = limit_of(b.get("limit"), "/limit")?.unwrap_or(DEFAULT_LIMIT);
+    let t = state.store.tenant(caller.org).await?;
+    let blueprints = store_search::blueprints(&t).await?;
+    if !blueprints.contains_key(path.as_str()) {
+        return Err(portolan_store::StoreError::not_found("blueprint", path.as_str()).into());
+    }
+    let empty = json!({"combinator": "and", "rules": []});
+    let raw_query = b.get("query").filter(|q| !q.is_null()).unwrap_or(&empty);
+    let parsed = parse_query(raw_query, &blueprints, Some(path.as_str()), "/query")?;
+    let sort = parse_sort(b.get("sort"), &blueprints, &parsed.blueprints)?;
+    let fp = fingerprint(&[
+        path.as_str(),
+        &raw_query.to_string(),
+        &b.get("sort").map(Value::to_string).unwrap_or_default(),
+    ]);
+    let after = match b.get("from") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(decode_cursor(s, fp, "/from")?),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "/from",
+                "must be the `next` string of a previous page",
+            ));
+        }
+    };
+    let page = store_search::search(
+        &t,
+        &SearchRequest {
+            query: &parsed.query,
+            filter: None,
+            blueprints: &blueprints,
+            candidates: &parsed.blueprints,
+            sort,
+            after,
+            limit,
+            read: &read,
+        },
+    )
+    .await?;
+    let mut out = Map::new();
+    out.insert("ok".into(), Value::Bool(true));
+    out.insert("entities".into(), Value::Array(page.entities));
+    if let Some(next) = page.next {
+        out.insert("next".into(), Value::String(encode_cursor(&next, fp)));
+    }
+    Ok(HttpResponse::Ok().json(Value::Object(out)))
+}
+
+/// Search entities across blueprints
+///
+/// The body is the query itself. Port answers every match; Portolan does too (up to
+/// 10,000, else a 422 that says to page) and adds paging: `?limit=` (1-1000) and `?from=`
+/// (the previous answer's `next`). `include`, `exclude` and `attach_title_to_relation` as
+/// query parameters.
+#[utoipa::path(tag = "Search", security(("bearer" = [])), request_body = QueryBody,
+    params(
+        ("limit" = Option<u64>, Query), ("from" = Option<String>, Query),
+        ("include" = Option<Vec<String>>, Query), ("exclude" = Option<Vec<String>>, Query),
+        ("attach_title_to_relation" = Option<bool>, Query), ("exclude_calculated_properties" = Option<bool>, Query)),
+    responses((status = 200, body = CrossSearchResponse), (status = 422, body = ErrorBody)))]
+#[post("/entities/search")]
+pub async fn search_entities(
+    state: Data<AppState>,
+    caller: Caller,
+    q: QueryPairs,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let read = ReadOptions {
+        include: q.list("include"),
+        exclude: q.list("exclude"),
+        attach_title_to_relation: q.flag("attach_title_to_relation")?,
+    };
+    q.flag("exclude_calculated_properties")?;
+    let limit = match q.get("limit") {
+        None => None,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::InvalidParameter(format!(
+                    "limit must be an integer from 1 to {MAX_LIMIT}"
+                )));
+            }
+        },
+    };
+    let t = state.store.tenant(caller.org).await?;
+    let blueprints = store_search::blueprints(&t).await?;
+    let parsed = parse_query(&body.0, &blueprints, None, "")?;
+    let fp = fingerprint(&["*", &body.0.to_string()]);
+    let after = match q.get("from") {
+        None => None,
+        Some(s) => Some(decode_cursor(s, fp, "/from")?),
+    };
+    let page = store_search::search(
+        &t,
+        &SearchRequest {
+            query: &parsed.query,
+            filter: None,
+            blueprints: &blueprints,
+            candidates: &parsed.blueprints,
+            sort: None,
+            after,
+            limit: limit.unwrap_or(MAX_UNPAGED),
+            read: &read,
+        },
+    )
+    .await?;
+    if limit.is_none() && page.next.is_some() {
+        return Err(ApiError::InvalidParameter(format!(
+            "more than {MAX_UNPAGED} entities match; page through them with ?limit= and ?from="
+        )));
+    }
+    let mut matching: Vec<String> = Vec::new();
+    for e in &page.entities {
+        if let Some(b) = e.get("blueprint").and_then(Value::as_str)
+            && !matching.iter().any(|m| m == b)
+        {
+            matching.push(b.to_owned());
+        }
+    }
+    let mut out = Map::new();
+    out.insert("ok".into(), Value::Bool(true));
+    out.insert("matchingBlueprints".into(), json!(matching));
+    out.insert("entities".into(), Value::Array(page.entities));
+    if let Some(next) = page.next {
+        out.insert("next".into(), Value::String(encode_cursor(&next, fp)));
+    }
+    Ok(HttpResponse::Ok().json(Value::Object(out)))
+}
+
+/// Aggregate entities
+///
+/// Body: `{func: count | sum | min | max | average | median, property?, query}`. `property`
+/// (a number property) is required for every function but `count`. Answers `{ok, result}`;
+/// `result` is `null` when no matching entity has a value (`sum` is then 0).
+#[utoipa::path(tag = "Search", security(("bearer" = [])), request_body = AggregateBody,
+    responses((status = 200, body = AggregateResponse), (status = 422, body = ErrorBody)))]
+#[post("/entities/aggregate")]
+pub async fn aggregate(
+    state: Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let Some(b) = body.0.as_object() else {
+        return Err(ApiError::invalid("", "the body must be an object"));
+    };
+    for k in b.keys() {
+        if !matches!(k.as_str(), "func" | "property" | "query") {
+            return Err(ApiError::invalid(&format!("/{k}"), "unknown member"));
+        }
+    }
+    let func = match b.get("func").and_then(Value::as_str) {
+        Some("count") => Func::Count,
+        Some("sum") => Func::Sum,
+        Some("min") => Func::Min,
+        Some("max") => Func::Max,
+        Some("average") => Func::Average,
+        Some("median") => Func::Median,
+        _ => {
+            return Err(ApiError::invalid(
+                "/func",
+                "must be one of count, sum, min, max, average, median",
+            ));
+        }
+    };
+    let Some(raw_query) = b.get("query") else {
+        return Err(ApiError::invalid("/query", "is required"));
+    };
+    let t = state.store.tenant(caller.org).await?;
+    let blueprints = store_search::blueprints(&t).await?;
+    let parsed = parse_query(raw_query, &blueprints, None, "/query")?;
+    let property = match (func, b.get("property")) {
+        (Func::Count, None | Some(Value::Null)) => None,
+        (_, Some(Value::String(p))) => {
+            let mut found = false;
+            for bp in parsed.blueprints.iter().filter_map(|x| blueprints.get(x)) {
+                match bp.properties.get(p).and_then(query::index::kind_of) {
+                    Some(Kind::Number) => found = true,
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "/property",
+                            format!(
+                                "`{p}` of blueprint `{}` is not a number property",
+                                bp.identifier
+                            ),
+                        ));
+                    }
+                    None => {}
+                }
+            }
+            if !found {
+                return Err(ApiError::invalid(
+                    "/property",
+                    format!("unknown number property `{p}`"),
+                ));
+            }
+            Some(p.as_str())
+        }
+        (Func::Count, Some(_)) => return Err(ApiError::invalid("/property", "must be a string")),
+        _ => {
+            return Err(ApiError::invalid(
+                "/property",
+                "is required (a number property) for this function",
+            ));
+        }
+    };
+    let result = store_search::aggregate(
+        &t,
+        &parsed.query,
+        None,
+        &blueprints,
+        &parsed.blueprints,
+        func,
+        property,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"ok": true, "result": result})))
+}
+
+/// Most entities a relation given as a query may resolve to (Port's limit).
+const MAX_RELATION_MATCHES: u64 = 100;
+
+/// Resolves the queries an entity write may hold in place of its `identifier` (exactly one
+/// match), `team` (teams are the entities of the `_team` blueprint) and relation values (one
+/// match for a single relation, at most 100 for a `many` one), rewriting them to identifiers.
+/// Bodies without queries are returned untouched (and cost nothing).
+pub(crate) async fn resolve_entity_queries(
+    t: &Tenant,
+    blueprint: &str,
+    item: &Value,
+    cache: &mut Option<IndexMap<String, Blueprint>>,
+) -> Result<Option<Value>, ApiError> {
+    let Some(o) = item.as_object() else {
+        return Ok(None);
+    };
+    let has_query = o.get("identifier").is_some_and(query::is_query)
+        || o.get("team").is_some_and(query::is_query)
+        || o.get("relations")
+            .and_then(Value::as_object)
+            .is_some_and(|r| r.values().any(query::is_query));
+    if !has_query {
+        return Ok(None);
+    }
+    if cache.is_none() {
+        *cache = Some(store_search::blueprints(t).await?);
+    }
+    let Some(blueprints) = cache.as_ref() else {
+        return Err(ApiError::Internal("blueprints not loaded".into()));
+    };
+    let Some(bp) = blueprints.get(blueprint) else {
+        return Err(portolan_store::StoreError::not_found("blueprint", blueprint).into());
+    };
+    let mut out = o.clone();
+    if let Some(q) = o.get("identifier").filter(|v| query::is_query(v)) {
+        let ids = lookup(t, blueprints, blueprint, q, "/identifier", 2).await?;
+        match ids.as_slice() {
+            [one] => {
+                out.insert("identifier".into(), Value::String(one.clone()));
+            }
+            [] => {
+                return Err(ApiError::invalid(
+                    "/identifier",
+                    "the query matches no entity; an identifier query must match exactly one",
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "/identifier",
+                    "the query matches more than one entity; an identifier query must match exactly one",
+                ));
+            }
+        }
+    }
+    if let Some(q) = o.get("team").filter(|v| query::is_query(v)) {
+        if !blueprints.contains_key("_team") {
+            return Err(ApiError::invalid(
+                "/team",
+                "a team query searches the `_team` blueprint, which this organization does not have",
+            ));
+        }
+        let ids = lookup(t, blueprints, "_team", q, "/team", MAX_RELATION_MATCHES + 1).await?;
+        if ids.len() as u64 > MAX_RELATION_MATCHES {
+            return Err(ApiError::invalid(
+                "/team",
+                format!("the query matches more than {MAX_RELATION_MATCHES} teams"),
+            ));
+        }
+        out.insert("team".into(), json!(ids));
+    }
+    if let Some(rels) = o.get("relations").and_then(Value::as_object) {
+        let mut new_rels = rels.clone();
+        for (key, v) in rels {
+            if !query::is_query(v) {
+                continue;
+            }
+            let pointer = format!("/relations/{}", portolan_domain::error::escape_token(key));
+            let Some(def) = bp.relations.get(key) else {
+                return Err(ApiError::invalid(
+                    &pointer,
+                    format!("unknown relation `{key}`"),
+                ));
+            };
+            let max = if def.many { MAX_RELATION_MATCHES } else { 1 };
+            let ids = lookup(t, blueprints, &def.target, v, &pointer, max + 1).await?;
+            if ids.len() as u64 > max {
+                return Err(ApiError::invalid(
+                    &pointer,
+                    if def.many {
+                        format!("the query matches more than {MAX_RELATION_MATCHES} entities")
+                    } else {
+                        "the query matches more than one entity; a single relation takes one".into()
+                    },
+                ));
+            }
+            let value = if def.many {
+                json!(ids)
+            } else {
+                match ids.into_iter().next() {
+                    Some(id) => Value::String(id),
+                    None => {
+                        return Err(ApiError::invalid(
+                            &pointer,
+                            "the query matches no entity; a single relation query must match exactly one",
+                        ));
+                    }
+                }
+            };
+            new_rels.insert(key.clone(), value);
+        }
+        out.insert("relations".into(), Value::Object(new_rels));
+    }
+    Ok(Some(Value::Object(out)))
+}
+
+async fn lookup(
+    t: &Tenant,
+    blueprints: &IndexMap<String, Blueprint>,
+    blueprint: &str,
+    q: &Value,
+    pointer: &str,
+    max: u64,
+) -> Result<Vec<String>, ApiError> {
+    let parsed = parse_query(q, blueprints, Some(blueprint), pointer)?;
+    Ok(store_search::identifiers(t, &parsed.query, blueprints, &parsed.blueprints, max).await?)
+}
