@@ -183,7 +183,21 @@ async fn the_readme_tour_on_embedded_defaults() {
     .await;
     assert_eq!(s, 200);
     assert_eq!(b["entity"]["title"], json!("Payments"));
-    // 5. Audit log.
+    // 5. Search.
+    let (s, b) = call(
+        &client,
+        Method::POST,
+        format!("{base}/v1/blueprints/service/entities/search"),
+        &token,
+        Some(json!({"query": {"combinator": "and", "rules": [
+            {"property": "language", "operator": "=", "value": "rust"},
+            {"relation": "owner", "operator": "=", "value": "core"}]}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["entities"].as_array().expect("entities").len(), 1, "{b}");
+    assert_eq!(b["entities"][0]["identifier"], json!("payments"));
+    // 6. Audit log.
     let (s, b) = call(
         &client,
         Method::GET,
