@@ -4,6 +4,7 @@
 //! ```text
 //! portolan-bench bulk --entities 100000 --batch 1000 [--concurrency 4] [--profile]
 //! portolan-bench single --requests 20000 --concurrency 32
+//! portolan-bench search --entities 1000000 [--other-orgs 9 --other-entities 100000]
 //! ```
 //!
 //! Every run creates fresh databases named `portolan_bench_<suffix>_<label>` and drops them
@@ -16,6 +17,7 @@ mod env;
 mod probe;
 mod raw;
 mod report;
+mod search;
 mod single;
 
 use std::process::ExitCode;
@@ -59,11 +61,14 @@ enum Command {
     Bulk(bulk::BulkArgs),
     /// Single-entity upserts over HTTP from concurrent clients.
     Single(single::SingleArgs),
+    /// Search latency through the HTTP API versus the same queries in raw SQL.
+    Search(search::SearchArgs),
 }
 
 enum Report {
     Bulk(bulk::BulkReport),
     Single(single::SingleReport),
+    Search(search::SearchReport),
 }
 
 async fn run(cli: &Cli, common: &Common, envs: &mut Vec<Env>) -> anyhow::Result<Report> {
@@ -71,6 +76,7 @@ async fn run(cli: &Cli, common: &Common, envs: &mut Vec<Env>) -> anyhow::Result<
     Ok(match &cli.command {
         Command::Bulk(a) => Report::Bulk(bulk::run(common, a, &totals, envs).await?),
         Command::Single(a) => Report::Single(single::run(common, a, &totals, envs).await?),
+        Command::Search(a) => Report::Search(search::run(common, a, &totals, envs).await?),
     })
 }
 
@@ -105,6 +111,8 @@ async fn main() -> ExitCode {
                 (Report::Single(r), false) => r.markdown(),
                 (Report::Bulk(r), true) => format!("{:#}\n", r.json()),
                 (Report::Single(r), true) => format!("{:#}\n", r.json()),
+                (Report::Search(r), false) => r.markdown(),
+                (Report::Search(r), true) => format!("{:#}\n", r.json()),
             };
             print!("{text}");
             ExitCode::SUCCESS

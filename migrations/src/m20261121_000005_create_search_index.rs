@@ -1,9 +1,15 @@
 //! The search index: `entity_values` holds one row per indexed scalar of an entity (see
-//! `portolan_domain::query::index`), with B-tree indexes per value type; plus indexes on the
-//! entity meta columns that queries filter and sort by.
+//! `portolan_domain::query::index`), with B-tree indexes per value type.
 //!
 //! One generic table serves every property of every blueprint, so a new blueprint or property
 //! needs no DDL and the number of indexes stays fixed however many tenants there are.
+//!
+//! The rows are derived data, written and deleted by the store in the same transaction as their
+//! entity. There is deliberately no foreign key to `entities`: its check would cost an index
+//! probe per value row (ten or more per entity) on the hot write path. For the same reason
+//! `entities` gets no further `(org_id, blueprint, <column>)` indexes here: while a table has no
+//! statistics, PostgreSQL resolves the foreign-key checks of `entity_relations` through any such
+//! index (filtering the identifier) instead of the primary key, and a bulk load turns quadratic.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -34,10 +40,7 @@ impl MigrationTrait for Migration {
                s text{collate},
                n {double},
                t bigint,
-               long boolean NOT NULL DEFAULT false,
-               CONSTRAINT fk_values_entity FOREIGN KEY (org_id, blueprint, identifier)
-                 REFERENCES entities (org_id, blueprint, identifier)
-                 ON DELETE CASCADE ON UPDATE CASCADE
+               long boolean NOT NULL DEFAULT false
              )"
         ))
         .await?;
@@ -46,23 +49,12 @@ impl MigrationTrait for Migration {
             "CREATE INDEX idx_values_s ON entity_values (org_id, blueprint, key, s) WHERE s IS NOT NULL",
             "CREATE INDEX idx_values_n ON entity_values (org_id, blueprint, key, n) WHERE n IS NOT NULL",
             "CREATE INDEX idx_values_t ON entity_values (org_id, blueprint, key, t) WHERE t IS NOT NULL",
-            "CREATE INDEX idx_entities_created ON entities (org_id, blueprint, created_at)",
-            "CREATE INDEX idx_entities_updated ON entities (org_id, blueprint, updated_at)",
         ] {
             db.execute_unprepared(sql).await?;
         }
         if pg {
-            db.execute_unprepared(
-                "CREATE INDEX idx_entities_title ON entities (org_id, blueprint, title COLLATE \"C\")",
-            )
-            .await?;
             db.execute_unprepared(&enable_sql("entity_values", "org_id"))
                 .await?;
-        } else {
-            db.execute_unprepared(
-                "CREATE INDEX idx_entities_title ON entities (org_id, blueprint, title)",
-            )
-            .await?;
         }
         Ok(())
     }
@@ -72,14 +64,7 @@ impl MigrationTrait for Migration {
         if db.get_database_backend() == DbBackend::Postgres {
             db.execute_unprepared(&disable_sql("entity_values")).await?;
         }
-        for sql in [
-            "DROP INDEX idx_entities_title",
-            "DROP INDEX idx_entities_updated",
-            "DROP INDEX idx_entities_created",
-            "DROP TABLE entity_values",
-        ] {
-            db.execute_unprepared(sql).await?;
-        }
+        db.execute_unprepared("DROP TABLE entity_values").await?;
         Ok(())
     }
 }

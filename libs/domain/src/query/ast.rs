@@ -344,8 +344,9 @@ pub enum Rule {
     },
     /// `relatedTo`: the entity is reachable from one of the `ids` entities of `blueprint` by
     /// one or more relation edges (cycle-safe, any depth), following `direction` (both when
-    /// `None`) and only edges whose relation's `required` equals `required` when given. The
-    /// start entities themselves do not match (unless reachable from another start).
+    /// `None`) and only edges whose relation's `required` equals `required` when given. A
+    /// start entity matches only when it is reached that way too (from another start, or back
+    /// to itself through a cycle).
     RelatedTo {
         blueprint: String,
         ids: Vec<String>,

@@ -181,6 +181,9 @@ pub(crate) async fn delete_set(
         }
     }
     for (bp_id, ids) in &by_bp {
+        // The search index rows go with their entities (no foreign key: see the migration).
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        crate::search::index::delete(t, bp_id, &refs).await?;
         for chunk in ids.chunks(IN_CHUNK) {
             entity::Entity::delete_many()
                 .filter(entity::Column::OrgId.eq(t.org().0))

@@ -256,9 +256,9 @@ pub async fn write(
                     },
                     &mut value_rows,
                 );
-                if c.before.is_some() {
-                    reindexed.push(c.id.clone());
-                }
+                // New entities too: rows left by anything that bypassed the store must not
+                // attach to a new entity of the same identifier.
+                reindexed.push(c.id.clone());
             }
             evts.push(NewEvent {
                 resource_type: ResourceType::Entity,

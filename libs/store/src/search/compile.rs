@@ -3,15 +3,19 @@
 //! property-based test checks that both agree on random catalogs and queries.
 //!
 //! Where the index table `entity_values` answers a rule exactly (equality, `in`,
-//! `containsAny`, `beginsWith`, number and date ranges) the predicate is an `EXISTS` on it, so
-//! the planner can drive the query from a B-tree index; otherwise it reads the entity's JSON.
+//! `containsAny`, `beginsWith`, number and date ranges) the predicate is
+//! `(e.blueprint, e.identifier) IN (SELECT ... FROM entity_values ...)`, a subquery that does
+//! not depend on the entity: the planner can drive the query from a B-tree index, or compute
+//! the set once and probe it. (A correlated `EXISTS` let SQLite, and PostgreSQL before its
+//! first `ANALYZE`, probe the value index once per entity: quadratic.) Otherwise it reads the
+//! entity's JSON.
 
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::query::index::{TEAM_KEY, item_key};
 use portolan_domain::query::{
-    Combinator, DateRange, Direction, Field, Item, Kind, MAX_INDEXED_CHARS, Meta, Node, Op,
-    Operand, PathStep, Query, Rule, Scalar,
+    Combinator, DateRange, Direction, Field, Item, Kind, MAX_HOPS, MAX_INDEXED_CHARS, Meta, Node,
+    Op, Operand, PathStep, Query, Rule, Scalar,
 };
 use sea_orm::Value as SqlValue;
 use serde_json::Value;
@@ -25,6 +29,11 @@ pub(crate) struct Sql {
     backend: Backend,
     pub(crate) text: String,
     pub(crate) values: Vec<SqlValue>,
+    /// The org whose index is read (set by [`predicate`]).
+    org: Option<Uuid>,
+    /// The candidate blueprints (set by [`predicate`]): index lookups name them, so that the
+    /// `(org_id, blueprint, key, ...)` indexes are used on their full prefix.
+    blueprints: Vec<String>,
 }
 
 impl Sql {
@@ -33,6 +42,8 @@ impl Sql {
             backend,
             text: String::new(),
             values: Vec::new(),
+            org: None,
+            blueprints: Vec::new(),
         }
     }
 
@@ -82,6 +93,10 @@ pub(crate) struct Scope<'a> {
 
 /// Appends the predicate of `q` (over alias `e`) to `sql`.
 pub(crate) fn predicate(sql: &mut Sql, q: &Query, scope: &Scope<'_>) {
+    sql.org = Some(scope.org);
+    if sql.blueprints.is_empty() {
+        sql.blueprints = scope.candidates.to_vec();
+    }
     let (joiner, empty) = match q.combinator {
         Combinator::And => (" AND ", sql.t()),
         Combinator::Or => (" OR ", sql.f()),
@@ -110,7 +125,7 @@ fn compile_rule(sql: &mut Sql, rule: &Rule, scope: &Scope<'_>) {
             op,
             value,
             negate,
-        } => negated(sql, *negate, |sql| compare(sql, field, *op, value)),
+        } => negated(sql, *negate, |sql| compare(sql, scope, field, *op, value)),
         Rule::Between {
             field,
             range,
@@ -191,11 +206,13 @@ fn values_of(v: &Operand) -> Option<Vec<String>> {
 }
 
 /// The positive form of a comparison.
-fn compare(sql: &mut Sql, field: &Field, op: Op, value: &Operand) {
+fn compare(sql: &mut Sql, scope: &Scope<'_>, field: &Field, op: Op, value: &Operand) {
     let scalars: Vec<&Scalar> = match value {
         Operand::One(s) => vec![s],
-        Operand::Many(items) => items.iter().collect(),
-        Operand::Context(_) | Operand::Nothing => {
+        // A list serves the list operators only; any other operator given one matches
+        // nothing (as in the evaluator).
+        Operand::Many(items) if is_list_op(op) => items.iter().collect(),
+        Operand::Many(_) | Operand::Context(_) | Operand::Nothing => {
             sql.push(sql.f());
             return;
         }
@@ -207,18 +224,48 @@ fn compare(sql: &mut Sql, field: &Field, op: Op, value: &Operand) {
     match field {
         Field::Meta(meta) => compare_meta(sql, *meta, op, &scalars),
         Field::Property { key, kind } => compare_property(sql, key, *kind, op, &scalars),
-        Field::Relation { key, many } => compare_relation(sql, key, *many, op, &scalars),
+        Field::Relation { key, many } => compare_relation(sql, scope, key, *many, op, &scalars),
     }
 }
 
-/// `EXISTS (SELECT 1 FROM entity_values v WHERE <entity> AND v.key = ? AND <cond>)`.
+/// `in` / `containsAny`: membership in a list.
+fn is_list_op(op: Op) -> bool {
+    matches!(op, Op::In | Op::ContainsAny)
+}
+
+/// `=`, `in`, `containsAny`: the value (or an item, for arrays) equals one of the scalars.
+fn is_membership(op: Op) -> bool {
+    matches!(op, Op::Eq | Op::In | Op::ContainsAny)
+}
+
+/// `(e.blueprint, e.identifier) IN (SELECT <entities> FROM entity_values v WHERE <org> AND
+/// v.key = ? AND <cond>)`: the entity has an index row under `key` satisfying `cond`.
 fn exists_value(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
+    let org = sql.org.unwrap_or_default();
     sql.push(
-        "EXISTS (SELECT 1 FROM entity_values v WHERE v.org_id = e.org_id \
-         AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ",
+        "(e.blueprint, e.identifier) IN (SELECT v.blueprint, v.identifier FROM entity_values v \
+         WHERE v.org_id = ",
     )
-    .bind(key)
-    .push(" AND ");
+    .bind(org);
+    let blueprints = std::mem::take(&mut sql.blueprints);
+    match blueprints.as_slice() {
+        [] => {}
+        [one] => {
+            sql.push(" AND v.blueprint = ").bind(one.as_str());
+        }
+        many => {
+            sql.push(" AND v.blueprint IN (");
+            for (i, b) in many.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(b.as_str());
+            }
+            sql.push(")");
+        }
+    }
+    sql.blueprints = blueprints;
+    sql.push(" AND v.key = ").bind(key).push(" AND ");
     cond(sql);
     sql.push(")");
 }
@@ -351,11 +398,12 @@ fn prop_text(sql: &mut Sql, key: &str) -> String {
     }
 }
 
-/// Membership tests on the index for string values: `IN` over the short ones, and the JSON
-/// expression `x` (when given) for values too long to be indexed exactly.
-fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long_fallback: Option<&str>) {
+/// Membership tests on the index for string values: `IN` over the short ones (exact: rows cut
+/// to `MAX_INDEXED_CHARS` are excluded), and `long` for each value too long to be indexed
+/// exactly.
+fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long: &dyn Fn(&mut Sql, &str)) {
     let (short_vals, long_vals): (Vec<&str>, Vec<&str>) = values.iter().partition(|v| short(v));
-    if short_vals.is_empty() && (long_vals.is_empty() || long_fallback.is_none()) {
+    if short_vals.is_empty() && long_vals.is_empty() {
         sql.push(sql.f());
         return;
     }
@@ -374,16 +422,39 @@ fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long_fallback: Opt
             sql.push(")");
         });
     }
-    if let Some(x) = long_fallback {
-        for v in long_vals {
-            if !first {
-                sql.push(" OR ");
-            }
-            first = false;
-            sql.push(x).push(" = ").bind(v);
+    for v in long_vals {
+        if !first {
+            sql.push(" OR ");
         }
+        first = false;
+        long(sql, v);
     }
     sql.push(")");
+}
+
+fn bools(scalars: &[&Scalar]) -> Vec<bool> {
+    scalars
+        .iter()
+        .filter_map(|s| match s {
+            Scalar::Bool(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
+fn jsons<'a>(scalars: &[&'a Scalar]) -> Vec<&'a Value> {
+    scalars
+        .iter()
+        .filter_map(|s| match s {
+            Scalar::Json(v) => Some(v),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The JSON path of property `key`, as a SQLite string literal.
+fn sqlite_path(key: &str) -> String {
+    format!("'$.\"{key}\"'")
 }
 
 fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Scalar]) {
@@ -392,7 +463,9 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
             let x = prop_text(sql, key);
             match op {
                 Op::Eq | Op::In | Op::ContainsAny => {
-                    string_in_index(sql, key, &strs(scalars), Some(&x));
+                    string_in_index(sql, key, &strs(scalars), &|sql, v| {
+                        sql.push(&x).push(" = ").bind(v);
+                    });
                 }
                 Op::BeginsWith => {
                     let Some(p) = strs(scalars).first().copied() else {
@@ -429,8 +502,8 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
             let ts = times(scalars);
             exists_value(sql, key, |sql| range_or_in(sql, "v.t", op, &ts));
         }
-        Kind::Boolean => match (op, scalars.first()) {
-            (Op::Eq, Some(Scalar::Bool(b))) => {
+        Kind::Boolean if is_membership(op) => {
+            or_each(sql, &bools(scalars), |sql, b| {
                 if sql.pg() {
                     sql.push(&format!("(e.properties->'{key}') = "))
                         .push(if *b {
@@ -439,20 +512,19 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
                             "'false'::jsonb"
                         });
                 } else {
-                    sql.push(&format!("json_type(e.properties, '$.\"{key}\"') = "))
+                    sql.push(&format!("json_type(e.properties, {}) = ", sqlite_path(key)))
                         .push(if *b { "'true'" } else { "'false'" });
                 }
-            }
-            _ => {
-                sql.push(sql.f());
-            }
-        },
-        Kind::Object => match (op, scalars.first()) {
-            (Op::Eq, Some(Scalar::Json(v))) => json_eq(sql, "e.properties", &[key], v),
-            _ => {
-                sql.push(sql.f());
-            }
-        },
+            });
+        }
+        Kind::Object if is_membership(op) => {
+            or_each(sql, &jsons(scalars), |sql, v| {
+                json_eq(sql, "e.properties", &[key], v);
+            });
+        }
+        Kind::Boolean | Kind::Object => {
+            sql.push(sql.f());
+        }
         Kind::Array(item) => match op {
             Op::Eq => match scalars.first() {
                 Some(Scalar::Json(v)) => json_eq(sql, "e.properties", &[key], v),
@@ -473,16 +545,9 @@ fn array_any(sql: &mut Sql, key: &str, item: Item, scalars: &[&Scalar]) {
     let ik = item_key(key);
     match item {
         Item::String => {
-            let values = strs(scalars);
-            let (short_vals, long_vals): (Vec<&str>, Vec<&str>) =
-                values.iter().partition(|v| short(v));
-            sql.push("(");
-            string_in_index(sql, &ik, &short_vals, None);
-            for v in long_vals {
-                sql.push(" OR ");
+            string_in_index(sql, &ik, &strs(scalars), &|sql, v| {
                 json_array_contains(sql, "e.properties", Some(key), &Value::String(v.to_owned()));
-            }
-            sql.push(")");
+            });
         }
         Item::Number => {
             let ns = nums(scalars);
@@ -505,8 +570,28 @@ fn array_any(sql: &mut Sql, key: &str, item: Item, scalars: &[&Scalar]) {
             });
         }
         Item::Any => {
-            sql.push(sql.f());
+            or_each(sql, &jsons(scalars), |sql, v| json_array_has(sql, key, v));
         }
+    }
+}
+
+/// The array property `key` holds an item JSON-equal to `v`.
+fn json_array_has(sql: &mut Sql, key: &str, v: &Value) {
+    if sql.pg() {
+        sql.push(&format!(
+            "(CASE WHEN jsonb_typeof(e.properties->'{key}') = 'array' THEN EXISTS (SELECT 1 FROM \
+             jsonb_array_elements(e.properties->'{key}') j(x) WHERE j.x = "
+        ))
+        .bind(v.to_string())
+        .push("::jsonb) ELSE (1=0) END)");
+    } else {
+        let path = sqlite_path(key);
+        sql.push(&format!(
+            "EXISTS (SELECT 1 FROM json_each(e.properties, {path}) j WHERE \
+             json_type(e.properties, {path}) = 'array' AND "
+        ));
+        sqlite_json_eq(sql, "e.properties", "j.fullkey", v);
+        sql.push(")");
     }
 }
 
@@ -556,7 +641,7 @@ fn range_or_in<T: Into<SqlValue> + Copy>(sql: &mut Sql, x: &str, op: Op, values:
         Op::Ge => ">=",
         Op::Lt => "<",
         Op::Le => "<=",
-        Op::Eq | Op::In | Op::Contains | Op::ContainsAny => {
+        Op::Eq | Op::In | Op::ContainsAny => {
             if values.is_empty() {
                 sql.push(sql.f());
                 return;
@@ -605,12 +690,19 @@ fn json_eq(sql: &mut Sql, col: &str, path: &[&str], v: &Value) {
     for p in path {
         jpath.push_str(&format!(".\"{p}\""));
     }
-    sqlite_json_eq(sql, col, &jpath, v);
+    sqlite_json_eq(sql, col, &quote(&jpath), v);
 }
 
-fn sqlite_json_eq(sql: &mut Sql, col: &str, jpath: &str, v: &Value) {
-    let ty = format!("json_type({col}, '{}')", jpath.replace('\'', "''"));
-    let ex = format!("json_extract({col}, '{}')", jpath.replace('\'', "''"));
+/// A SQL string literal.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// SQLite: the JSON value at `path` (a SQL expression yielding a JSON path) of `col` equals
+/// `v`, structurally.
+fn sqlite_json_eq(sql: &mut Sql, col: &str, path: &str, v: &Value) {
+    let ty = format!("json_type({col}, {path})");
+    let ex = format!("json_extract({col}, {path})");
     match v {
         Value::Null => {
             sql.push(&ty).push(" = 'null'");
@@ -640,13 +732,13 @@ fn sqlite_json_eq(sql: &mut Sql, col: &str, jpath: &str, v: &Value) {
         Value::Array(items) => {
             sql.push("(")
                 .push(&ty)
-                .push(" = 'array' AND json_array_length(")
-                .push(col)
-                .push(&format!(", '{}') = ", jpath.replace('\'', "''")))
+                .push(&format!(
+                    " = 'array' AND json_array_length({col}, {path}) = "
+                ))
                 .bind(items.len() as i64);
             for (i, item) in items.iter().enumerate() {
                 sql.push(" AND ");
-                sqlite_json_eq(sql, col, &format!("{jpath}[{i}]"), item);
+                sqlite_json_eq(sql, col, &format!("({path} || '[{i}]')"), item);
             }
             sql.push(")");
         }
@@ -654,14 +746,13 @@ fn sqlite_json_eq(sql: &mut Sql, col: &str, jpath: &str, v: &Value) {
             sql.push("(")
                 .push(&ty)
                 .push(&format!(
-                    " = 'object' AND (SELECT count(*) FROM json_each({col}, '{}')) = ",
-                    jpath.replace('\'', "''")
+                    " = 'object' AND (SELECT count(*) FROM json_each({col}, {path})) = "
                 ))
                 .bind(members.len() as i64);
             for (k, item) in members {
                 sql.push(" AND ");
-                let escaped = k.replace('"', "\\\"");
-                sqlite_json_eq(sql, col, &format!("{jpath}.\"{escaped}\""), item);
+                let label = format!(".\"{}\"", k.replace('\\', "\\\\").replace('"', "\\\""));
+                sqlite_json_eq(sql, col, &format!("({path} || {})", quote(&label)), item);
             }
             sql.push(")");
         }
@@ -705,7 +796,14 @@ fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
                     sql.push(sql.f());
                 }
             },
-            _ => string_in_index(sql, TEAM_KEY, &strs(scalars), None),
+            Op::Contains | Op::In | Op::ContainsAny => {
+                string_in_index(sql, TEAM_KEY, &strs(scalars), &|sql, v| {
+                    json_array_contains(sql, "e.team", None, &Value::String(v.to_owned()));
+                });
+            }
+            _ => {
+                sql.push(sql.f());
+            }
         },
         Meta::CreatedAt | Meta::UpdatedAt => {
             let col = meta_column(meta);
@@ -715,11 +813,15 @@ fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
                 Op::Ge => ">=",
                 Op::Lt => "<",
                 Op::Le => "<=",
-                _ => {
+                Op::Eq | Op::In | Op::ContainsAny => {
                     or_each(sql, &ts, |sql, t| {
                         sql.push(col).push(" = ");
                         bind_instant(sql, *t);
                     });
+                    return;
+                }
+                Op::Contains | Op::BeginsWith | Op::EndsWith => {
+                    sql.push(sql.f());
                     return;
                 }
             };
@@ -751,7 +853,7 @@ fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
                     }
                     sql.push(")");
                 }
-                _ => {
+                Op::Contains | Op::BeginsWith | Op::EndsWith => {
                     let Some(p) = values.first().copied() else {
                         sql.push(sql.f());
                         return;
@@ -766,6 +868,9 @@ fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
                     } else {
                         string_test(sql, &x, op, p);
                     }
+                }
+                Op::Gt | Op::Ge | Op::Lt | Op::Le => {
+                    sql.push(sql.f());
                 }
             }
         }
@@ -785,32 +890,67 @@ fn exists_edge(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
     sql.push(")");
 }
 
-fn compare_relation(sql: &mut Sql, key: &str, many: bool, op: Op, scalars: &[&Scalar]) {
+fn compare_relation(
+    sql: &mut Sql,
+    scope: &Scope<'_>,
+    key: &str,
+    many: bool,
+    op: Op,
+    scalars: &[&Scalar],
+) {
     let values = strs(scalars);
-    match op {
-        Op::Eq if many => match scalars.first() {
-            Some(Scalar::Json(v)) => json_eq(sql, "e.relations", &[key], v),
+    let targets_in = |sql: &mut Sql| {
+        if values.is_empty() {
+            sql.push(sql.f());
+            return;
+        }
+        exists_edge(sql, key, |sql| {
+            sql.push("r.target_identifier IN (");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*v);
+            }
+            sql.push(")");
+        });
+    };
+    match (many, op) {
+        // A many relation: an array of identifiers (`[]` when unset, as entities show it).
+        (true, Op::Eq) => match scalars.first() {
+            Some(Scalar::Json(v)) => {
+                // Entities show an unset many relation as `[]`, on the blueprints that have it
+                // (elsewhere the relation is missing).
+                let holders: Vec<String> = if v.as_array().is_some_and(Vec::is_empty) {
+                    scope
+                        .blueprints
+                        .iter()
+                        .filter(|(_, b)| b.relations.get(key).is_some_and(|d| d.many))
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if !holders.is_empty() {
+                    sql.push("((e.blueprint IN ");
+                    bind_list(sql, &holders);
+                    sql.push(" AND ");
+                    unset_member(sql, "e.relations", key);
+                    sql.push(") OR ");
+                }
+                json_eq(sql, "e.relations", &[key], v);
+                if !holders.is_empty() {
+                    sql.push(")");
+                }
+            }
             _ => {
                 sql.push(sql.f());
             }
         },
-        Op::Eq | Op::In | Op::Contains | Op::ContainsAny if op != Op::Contains || many => {
-            if values.is_empty() {
-                sql.push(sql.f());
-                return;
-            }
-            exists_edge(sql, key, |sql| {
-                sql.push("r.target_identifier IN (");
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(*v);
-                }
-                sql.push(")");
-            });
-        }
-        _ => {
+        (true, Op::Contains | Op::In | Op::ContainsAny) => targets_in(sql),
+        // A single relation: a string.
+        (false, Op::Eq | Op::In | Op::ContainsAny) => targets_in(sql),
+        (false, Op::Contains | Op::BeginsWith | Op::EndsWith) => {
             let Some(p) = values.first().copied() else {
                 sql.push(sql.f());
                 return;
@@ -822,6 +962,23 @@ fn compare_relation(sql: &mut Sql, key: &str, many: bool, op: Op, scalars: &[&Sc
             };
             exists_edge(sql, key, |sql| string_test(sql, x, op, p));
         }
+        _ => {
+            sql.push(sql.f());
+        }
+    }
+}
+
+/// The JSON object `col` has no member `key` (or a `null` one).
+fn unset_member(sql: &mut Sql, col: &str, key: &str) {
+    if sql.pg() {
+        sql.push(&format!(
+            "({col}->'{key}' IS NULL OR {col}->'{key}' = 'null'::jsonb)"
+        ));
+    } else {
+        sql.push(&format!(
+            "(json_type({col}, {path}) IS NULL OR json_type({col}, {path}) = 'null')",
+            path = sqlite_path(key)
+        ));
     }
 }
 
@@ -986,17 +1143,28 @@ fn path_targets(
 ) -> Vec<String> {
     let mut current: Vec<String> = starts.to_vec();
     for step in path {
-        let mut next: Vec<String> = Vec::new();
-        for bp in &current {
-            if let Some(def) = blueprints
-                .get(bp)
-                .and_then(|b| b.relations.get(&step.relation))
-                && !next.contains(&def.target)
-            {
-                next.push(def.target.clone());
+        // A step of `max_hops` n may follow its relation up to n times: every blueprint
+        // reached on the way is a possible end.
+        let mut reached: Vec<String> = Vec::new();
+        let mut frontier = current;
+        for _ in 0..step.max_hops.clamp(1, MAX_HOPS) {
+            let mut next: Vec<String> = Vec::new();
+            for bp in &frontier {
+                if let Some(def) = blueprints
+                    .get(bp)
+                    .and_then(|b| b.relations.get(&step.relation))
+                    && !reached.contains(&def.target)
+                {
+                    reached.push(def.target.clone());
+                    next.push(def.target.clone());
+                }
             }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
         }
-        current = next;
+        current = reached;
     }
     current
 }
@@ -1009,6 +1177,15 @@ fn match_any(
     from_blueprint: Option<&str>,
     ids: &[String],
 ) {
+    if path.is_empty() {
+        // An empty path ends where it starts: the entity itself.
+        if let Some(from) = from_blueprint {
+            sql.push("e.blueprint = ").bind(from).push(" AND ");
+        }
+        sql.push("e.identifier IN ");
+        bind_list(sql, ids);
+        return;
+    }
     match from_blueprint {
         None => {
             // Walk backwards from the end: the set of (bp, id) at step i is the sources of
@@ -1047,13 +1224,13 @@ fn backward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], ends: &[String]
     // Innermost: the sources of the last step.
     let mut inner = Sql::new(sql.backend);
     inner.values = std::mem::take(&mut sql.values);
-    step_sources(&mut inner, scope, last, |s| target(s));
+    path_step(&mut inner, scope, last, Walk::Back, target);
     let mut current = inner;
     for step in steps {
         let mut wrap = Sql::new(sql.backend);
         wrap.values = std::mem::take(&mut current.values);
         let into = current.text.clone();
-        step_sources(&mut wrap, scope, step, |s| {
+        path_step(&mut wrap, scope, step, Walk::Back, |s| {
             s.push("(r.target_blueprint, r.target_identifier) IN ")
                 .push(&into);
         });
@@ -1063,32 +1240,71 @@ fn backward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], ends: &[String]
     sql.push(&current.text);
 }
 
-/// `(SELECT source_blueprint, source_identifier FROM entity_relations r WHERE relation =
-/// step AND <into>)`, or its 1..max_hops closure.
-fn step_sources(sql: &mut Sql, scope: &Scope<'_>, step: &PathStep, into: impl FnOnce(&mut Sql)) {
-    if step.max_hops <= 1 {
-        sql.push("(SELECT r.source_blueprint, r.source_identifier FROM entity_relations r WHERE r.org_id = ")
-            .bind(scope.org)
-            .push(" AND r.relation = ")
-            .bind(step.relation.as_str())
-            .push(" AND ");
-        into(sql);
-        sql.push(")");
-        return;
+/// One step of a relation path over the edges of `step.relation` whose far end satisfies
+/// `cond`: `(SELECT bp, id ...)` of the near ends (`Walk::Back`: the sources of edges into a
+/// set; `Walk::Forward`: the targets of edges out of a set), or its 1..max_hops closure.
+fn path_step(
+    sql: &mut Sql,
+    scope: &Scope<'_>,
+    step: &PathStep,
+    walk: Walk,
+    cond: impl FnOnce(&mut Sql),
+) {
+    let (near, far) = match walk {
+        Walk::Back => (
+            ("source_blueprint", "source_identifier"),
+            ("target_blueprint", "target_identifier"),
+        ),
+        Walk::Forward => (
+            ("target_blueprint", "target_identifier"),
+            ("source_blueprint", "source_identifier"),
+        ),
+    };
+    // As in the evaluator: 1..=MAX_HOPS.
+    let hops = step.max_hops.clamp(1, MAX_HOPS);
+    let recursive = hops > 1;
+    if recursive {
+        sql.push("(WITH RECURSIVE h(bp, id, d) AS (SELECT r.")
+            .push(near.0)
+            .push(", r.")
+            .push(near.1)
+            .push(", 1");
+    } else {
+        sql.push("(SELECT r.")
+            .push(near.0)
+            .push(", r.")
+            .push(near.1);
     }
-    sql.push("(WITH RECURSIVE h(bp, id, d) AS (SELECT r.source_blueprint, r.source_identifier, 1 FROM entity_relations r WHERE r.org_id = ")
+    sql.push(" FROM entity_relations r WHERE r.org_id = ")
         .bind(scope.org)
         .push(" AND r.relation = ")
         .bind(step.relation.as_str())
         .push(" AND ");
-    into(sql);
-    sql.push(" UNION SELECT r.source_blueprint, r.source_identifier, h.d + 1 FROM entity_relations r JOIN h ON r.target_blueprint = h.bp AND r.target_identifier = h.id WHERE r.org_id = ")
-        .bind(scope.org)
-        .push(" AND r.relation = ")
-        .bind(step.relation.as_str())
-        .push(" AND h.d < ")
-        .bind(i64::from(step.max_hops))
-        .push(") SELECT bp, id FROM h)");
+    cond(sql);
+    if recursive {
+        sql.push(" UNION SELECT r.")
+            .push(near.0)
+            .push(", r.")
+            .push(near.1)
+            .push(", h.d + 1 FROM entity_relations r JOIN h ON r.")
+            .push(far.0)
+            .push(" = h.bp AND r.")
+            .push(far.1)
+            .push(" = h.id WHERE r.org_id = ")
+            .bind(scope.org)
+            .push(" AND r.relation = ")
+            .bind(step.relation.as_str())
+            .push(" AND h.d < ")
+            .bind(i64::from(hops))
+            .push(") SELECT bp, id FROM h");
+    }
+    sql.push(")");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    Back,
+    Forward,
 }
 
 /// `SELECT bp, id` of the entities reached by walking `path` forward from the `from`
@@ -1112,7 +1328,7 @@ fn forward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], from: &str, ids:
                     .push(&prev);
             }
         };
-        step_targets(&mut next, scope, step, from_set);
+        path_step(&mut next, scope, step, Walk::Forward, from_set);
         first = false;
         current = next;
     }
@@ -1120,28 +1336,94 @@ fn forward(sql: &mut Sql, scope: &Scope<'_>, path: &[PathStep], from: &str, ids:
     sql.push(&current.text);
 }
 
-fn step_targets(sql: &mut Sql, scope: &Scope<'_>, step: &PathStep, from: impl FnOnce(&mut Sql)) {
-    if step.max_hops <= 1 {
-        sql.push("(SELECT r.target_blueprint, r.target_identifier FROM entity_relations r WHERE r.org_id = ")
-            .bind(scope.org)
-            .push(" AND r.relation = ")
-            .bind(step.relation.as_str())
-            .push(" AND ");
-        from(sql);
-        sql.push(")");
-        return;
+/// A count the index alone answers exactly: `query` is a single positive comparison on a
+/// scalar (not array) string, number or date property that the index serves (`=`, `in`,
+/// ranges, a short `beginsWith`), and there is no filter. Each entity has at most one index
+/// row per scalar key, so counting rows counts entities, without touching `entities`
+/// (an index-only scan). Appends the statement to `sql` and returns `true`, or returns `false`
+/// and leaves `sql` alone.
+pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> bool {
+    // Top-level `$blueprint` rules of an `and` query are already the candidates.
+    let rules: Vec<&Node> = q
+        .rules
+        .iter()
+        .filter(|n| {
+            !(q.combinator == Combinator::And
+                && matches!(
+                    n,
+                    Node::Rule(Rule::Compare {
+                        field: Field::Meta(Meta::Blueprint),
+                        op: Op::Eq | Op::In,
+                        negate: false,
+                        ..
+                    })
+                ))
+        })
+        .collect();
+    let [
+        Node::Rule(Rule::Compare {
+            field: Field::Property { key, kind },
+            op,
+            value: Operand::One(_) | Operand::Many(_),
+            negate: false,
+        }),
+    ] = rules.as_slice()
+    else {
+        return false;
+    };
+    let scalars: Vec<&Scalar> = match rules[0] {
+        Node::Rule(Rule::Compare {
+            value: Operand::One(s),
+            ..
+        }) => vec![s],
+        Node::Rule(Rule::Compare {
+            value: Operand::Many(items),
+            ..
+        }) if is_list_op(*op) => items.iter().collect(),
+        _ => return false,
+    };
+    if scalars.is_empty() || scope.candidates.is_empty() {
+        return false;
     }
-    sql.push("(WITH RECURSIVE h(bp, id, d) AS (SELECT r.target_blueprint, r.target_identifier, 1 FROM entity_relations r WHERE r.org_id = ")
+    let column = match (kind, op) {
+        (Kind::String, Op::Eq | Op::In) => {
+            if !strs(&scalars).iter().all(|s| short(s)) {
+                return false;
+            }
+            "s"
+        }
+        (Kind::String, Op::BeginsWith) => {
+            if !strs(&scalars).first().is_some_and(|s| short(s)) {
+                return false;
+            }
+            "s"
+        }
+        (Kind::Number, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => "n",
+        (Kind::Date, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => "t",
+        _ => return false,
+    };
+    sql.push("SELECT count(*) AS n FROM entity_values v WHERE v.org_id = ")
         .bind(scope.org)
-        .push(" AND r.relation = ")
-        .bind(step.relation.as_str())
-        .push(" AND ");
-    from(sql);
-    sql.push(" UNION SELECT r.target_blueprint, r.target_identifier, h.d + 1 FROM entity_relations r JOIN h ON r.source_blueprint = h.bp AND r.source_identifier = h.id WHERE r.org_id = ")
-        .bind(scope.org)
-        .push(" AND r.relation = ")
-        .bind(step.relation.as_str())
-        .push(" AND h.d < ")
-        .bind(i64::from(step.max_hops))
-        .push(") SELECT bp, id FROM h)");
+        .push(" AND v.blueprint IN ");
+    bind_list(sql, scope.candidates);
+    sql.push(" AND v.key = ").bind(key.as_str()).push(" AND ");
+    match column {
+        "s" if *op == Op::BeginsWith => {
+            let p = strs(&scalars).first().copied().unwrap_or_default();
+            string_test(sql, "v.s", Op::BeginsWith, p);
+        }
+        "s" => {
+            sql.push("NOT v.long AND v.s IN (");
+            for (i, v) in strs(&scalars).iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*v);
+            }
+            sql.push(")");
+        }
+        "n" => range_or_in(sql, "v.n", *op, &nums(&scalars)),
+        _ => range_or_in(sql, "v.t", *op, &times(&scalars)),
+    }
+    true
 }

@@ -99,7 +99,10 @@ fn where_clause(
     scope: &Scope<'_>,
 ) {
     sql.push(" WHERE e.org_id = ").bind(t.org().0);
-    if scope.candidates.len() == 1 {
+    if scope.candidates.is_empty() {
+        // No blueprint can match (e.g. `$blueprint = a AND $blueprint = b`).
+        sql.push(" AND (1=0)");
+    } else if scope.candidates.len() == 1 {
         sql.push(" AND e.blueprint = ")
             .bind(scope.candidates[0].as_str());
     } else if scope.candidates.len() < scope.blueprints.len() {
@@ -382,8 +385,10 @@ pub async fn count(
         candidates,
     };
     let mut sql = Sql::new(backend);
-    sql.push("SELECT count(*) AS n FROM entities e");
-    where_clause(&mut sql, t, query, filter, &scope);
+    if filter.is_some() || !compile::index_only_count(&mut sql, query, &scope) {
+        sql.push("SELECT count(*) AS n FROM entities e");
+        where_clause(&mut sql, t, query, filter, &scope);
+    }
     let row = t
         .conn()
         .query_one_raw(Statement::from_sql_and_values(

@@ -12,4 +12,5 @@ mod isolation;
 mod jobs;
 mod orgs;
 mod relations;
+mod search;
 mod support;
