@@ -616,6 +616,7 @@ async fn operator_fixture(store: Store) -> Fx {
     Fx::new(store, org).await
 }
 
+/// The items with a value for `s` (all but `h`).
 const STRING_ITEMS: [&str; 12] = ["a", "b", "c", "d", "e", "f", "g", "i", "j", "k", "l", "m"];
 
 #[tokio::test]
@@ -995,7 +996,7 @@ async fn empty() {
         .await;
         fx.rule(empty(meta(Meta::Identifier)), &[]).await;
         fx.rule(empty(meta(Meta::CreatedAt)), &[]).await;
-        fx.rule(empty(meta(Meta::Icon)), &STRING_ITEMS_AND_H).await;
+        fx.rule(empty(meta(Meta::Icon)), &ALL_ITEMS).await;
         fx.rule(
             empty(meta(Meta::Datasource)),
             &["h", "i", "j", "k", "l", "m"],
@@ -1015,7 +1016,8 @@ async fn empty() {
     .await;
 }
 
-const STRING_ITEMS_AND_H: [&str; 13] = [
+/// Every item of the operator fixture.
+const ALL_ITEMS: [&str; 13] = [
     "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m",
 ];
 
@@ -1029,7 +1031,7 @@ async fn meta_properties() {
             .await;
         fx.rule(cmp(id(), Op::BeginsWith, one_str("a")), &["a"])
             .await;
-        fx.rule(cmp(id(), Op::Contains, one_str("")), &STRING_ITEMS_AND_H)
+        fx.rule(cmp(id(), Op::Contains, one_str("")), &ALL_ITEMS)
             .await;
         let title = || meta(Meta::Title);
         fx.rule(cmp(title(), Op::Eq, one_str("naïve")), &["b"])
@@ -1059,7 +1061,7 @@ async fn meta_properties() {
         )
         .await;
         let bp = || meta(Meta::Blueprint);
-        fx.rule(cmp(bp(), Op::Eq, one_str("item")), &STRING_ITEMS_AND_H)
+        fx.rule(cmp(bp(), Op::Eq, one_str("item")), &ALL_ITEMS)
             .await;
         fx.rule(cmp(bp(), Op::In, strs(&["person"])), &[]).await;
         fx.check_in(
@@ -1104,8 +1106,7 @@ async fn meta_properties() {
         let at = || meta(Meta::CreatedAt);
         fx.rule(cmp(at(), Op::Eq, one_time(&t1)), &batch1).await;
         fx.rule(cmp(at(), Op::Gt, one_time(&t1)), &batch2).await;
-        fx.rule(cmp(at(), Op::Ge, one_time(&t1)), &STRING_ITEMS_AND_H)
-            .await;
+        fx.rule(cmp(at(), Op::Ge, one_time(&t1)), &ALL_ITEMS).await;
         fx.rule(cmp(at(), Op::Lt, one_time(&t2)), &batch1).await;
         fx.rule(cmp(at(), Op::Le, one_time(&t1)), &batch1).await;
         fx.rule(
@@ -1510,17 +1511,16 @@ async fn combinators() {
         let fx = operator_fixture(store).await;
         let s = || prop("s", Kind::String);
         let n = || prop("n", Kind::Number);
-        fx.check_in(&["item"], &and(vec![]), &STRING_ITEMS_AND_H)
-            .await;
+        fx.check_in(&["item"], &and(vec![]), &ALL_ITEMS).await;
         fx.check_in(&["item"], &or(vec![]), &[]).await;
         fx.check_in(&["item"], &and(vec![sub(or(vec![]))]), &[])
             .await;
-        fx.check_in(&["item"], &or(vec![sub(and(vec![]))]), &STRING_ITEMS_AND_H)
+        fx.check_in(&["item"], &or(vec![sub(and(vec![]))]), &ALL_ITEMS)
             .await;
         fx.check_in(
             &["item"],
             &and(vec![sub(and(vec![])), sub(or(vec![sub(and(vec![]))]))]),
-            &STRING_ITEMS_AND_H,
+            &ALL_ITEMS,
         )
         .await;
         let q = or(vec![
@@ -1560,12 +1560,8 @@ async fn combinators() {
             &["c", "d", "e", "f", "g", "i", "j", "k", "l", "m"],
         )
         .await;
-        fx.check_in(
-            &["item"],
-            &and(vec![node(Rule::Const(true))]),
-            &STRING_ITEMS_AND_H,
-        )
-        .await;
+        fx.check_in(&["item"], &and(vec![node(Rule::Const(true))]), &ALL_ITEMS)
+            .await;
         fx.check_in(&["item"], &or(vec![node(Rule::Const(false))]), &[])
             .await;
         // An unbound context matches nothing, its negation everything.

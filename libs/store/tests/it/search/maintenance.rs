@@ -93,7 +93,7 @@ async fn expected_index(store: &Store, org: OrgId) -> Vec<IndexEntry> {
     out
 }
 
-async fn assert_index(store: &Store, org: OrgId, when: &str) {
+pub(crate) async fn assert_index(store: &Store, org: OrgId, when: &str) {
     let table = index_table(store, org).await;
     let want = expected_index(store, org).await;
     if table != want {

@@ -107,8 +107,9 @@ async fn paging_under_concurrent_writes() {
                 .extend(ok.into_iter().map(|w| w.identifier));
             if pg && chunk == 0 {
                 // Production tables have statistics (autovacuum). Before its first ANALYZE,
-                // PostgreSQL checks the `entity_values` foreign key and joins the value index
-                // with a scan per row: quadratic over a bulk load.
+                // PostgreSQL estimates one row everywhere and joins entities to the value
+                // index by a nested loop that rescans every matching value row per entity:
+                // each page costs (page size x matches), minutes over these 10,000.
                 store
                     .connection()
                     .execute_unprepared("ANALYZE entities, entity_values")

@@ -349,6 +349,53 @@ async fn random_catalog(store: &Store, org: OrgId, rng: &mut StdRng) {
         }
         write_random(store, org, rng, bp, bodies, WriteMode::Merge).await;
     }
+    // Updates: properties changed or removed, teams changed (the index follows).
+    for (bp, _) in counts {
+        let def = &bps[bp];
+        let mut bodies = Vec::new();
+        for id in &ids[bp] {
+            if !rng.gen_bool(0.2) {
+                continue;
+            }
+            let mut props = Map::new();
+            for (key, d) in &def.properties {
+                match rng.gen_range(0..6) {
+                    0 => {
+                        props.insert(key.clone(), Value::Null);
+                    }
+                    1 => {
+                        props.insert(key.clone(), rand_value(rng, d));
+                    }
+                    _ => {}
+                }
+            }
+            let mut body = json!({"identifier": id, "properties": props});
+            if rng.gen_bool(0.3) {
+                body["team"] = json!(["t2"]);
+            }
+            bodies.push(body);
+        }
+        write_random(store, org, rng, bp, bodies, WriteMode::Merge).await;
+    }
+    // Deletes, with dependents: the index rows and edges go too, optional relations to the
+    // deleted entities are cleared.
+    for (bp, _) in counts {
+        let doomed: Vec<String> = ids[bp]
+            .iter()
+            .filter(|_| rng.gen_bool(0.05))
+            .cloned()
+            .collect();
+        let t = tenant(store, org).await;
+        for id in doomed {
+            // An earlier cascade may have taken it already.
+            match entities::delete(&t, bp, &id, true, &rand_actor(rng)).await {
+                Ok(_) | Err(portolan_store::StoreError::NotFound { .. }) => {}
+                Err(e) => panic!("delete {bp}/{id}: {e}"),
+            }
+        }
+        t.commit().await.expect("commit");
+    }
+    super::maintenance::assert_index(store, org, "after the random catalog").await;
 }
 
 /// Random queries over one catalog.
