@@ -488,7 +488,7 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
                         return;
                     };
                     if short(p) {
-                        exists_value(sql, key, |sql| string_test(sql, "v.s", op, p));
+                        exists_value(sql, key, |sql| index_prefix(sql, p));
                     } else {
                         string_test(sql, &x, op, p);
                     }
@@ -1425,7 +1425,7 @@ pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> b
     match column {
         "s" if *op == Op::BeginsWith => {
             let p = strs(&scalars).first().copied().unwrap_or_default();
-            string_test(sql, "v.s", Op::BeginsWith, p);
+            index_prefix(sql, p);
         }
         "s" => {
             sql.push("NOT v.long AND v.s IN (");
@@ -1441,4 +1441,62 @@ pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> b
         _ => range_or_in(sql, "v.t", *op, &times(&scalars)),
     }
     true
+}
+
+/// `v.s` begins with `p`. On PostgreSQL the prefix is also given as a range of bytewise
+/// comparisons (`v.s >= p AND v.s < successor(p)`): those operators are leakproof, so the
+/// planner uses them as index conditions under row-level security, where `LIKE` (not
+/// leakproof) must wait until after the policy and cannot drive the index (measured: 72 ms
+/// against 2.5 ms for a page at 100k entities). `LIKE` stays as the exact test.
+fn index_prefix(sql: &mut Sql, p: &str) {
+    if sql.pg() && !p.is_empty() {
+        sql.push("v.s >= ").bind(p).push(" AND ");
+        if let Some(upper) = prefix_successor(p) {
+            sql.push("v.s < ").bind(upper).push(" AND ");
+        }
+    }
+    string_test(sql, "v.s", Op::BeginsWith, p);
+}
+
+/// The smallest string greater than every string that begins with `p`, in code point
+/// (UTF-8 byte) order: `p` with its last incrementable character incremented and what follows
+/// it dropped; `None` when every character is `char::MAX`.
+fn prefix_successor(p: &str) -> Option<String> {
+    let chars: Vec<char> = p.chars().collect();
+    for i in (0..chars.len()).rev() {
+        let next = match chars[i] {
+            char::MAX => continue,
+            '\u{D7FF}' => '\u{E000}',
+            c => char::from_u32(c as u32 + 1)?,
+        };
+        let mut out: String = chars[..i].iter().collect();
+        out.push(next);
+        return Some(out);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn successors_bound_every_extension() {
+        for (p, want) in [
+            ("abc", Some("abd")),
+            ("ab\u{10FFFF}", Some("ac")),
+            ("\u{D7FF}", Some("\u{E000}")),
+            ("\u{10FFFF}", None),
+            ("z", Some("{")),
+        ] {
+            assert_eq!(prefix_successor(p).as_deref(), want, "{p:?}");
+        }
+        // Every extension of the prefix sorts below the successor (bytewise).
+        let p = "tea\u{FFFF}";
+        let upper = prefix_successor(p).unwrap();
+        for ext in ["", "\u{10FFFF}\u{10FFFF}", "zzz", "\u{0}"] {
+            let s = format!("{p}{ext}");
+            assert!(s.as_str() >= p && s.as_str() < upper.as_str(), "{s:?}");
+        }
+    }
 }
