@@ -6,6 +6,7 @@ use portolan_domain::query::index_rows;
 use sea_orm::{ConnectionTrait, Statement, Value as SqlValue};
 use serde_json::{Map, Value};
 
+use super::compile::Sql;
 use crate::entities::IN_CHUNK;
 use crate::models::entity;
 use crate::sql::insert_rows;
@@ -108,46 +109,45 @@ pub(crate) async fn write_models(
 
 /// Deletes the index rows of `ids` (of `blueprint`).
 pub(crate) async fn delete(t: &Tenant, blueprint: &str, ids: &[&str]) -> Result<(), StoreError> {
-    let backend = t.conn().get_database_backend();
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut sql = String::from(
-            "DELETE FROM entity_values WHERE org_id = $1 AND blueprint = $2 AND identifier IN (",
-        );
-        let mut values: Vec<SqlValue> = vec![t.org().0.into(), blueprint.into()];
+        let mut sql = Sql::new(t.store().backend());
+        sql.push("DELETE FROM entity_values WHERE org_id = ")
+            .bind(t.org().0)
+            .push(" AND blueprint = ")
+            .bind(blueprint)
+            .push(" AND identifier IN (");
         for (i, id) in chunk.iter().enumerate() {
             if i > 0 {
-                sql.push_str(", ");
+                sql.push(", ");
             }
-            sql.push_str(&format!("${}", i + 3));
-            values.push((*id).into());
+            sql.bind(*id);
         }
-        sql.push(')');
-        if backend == sea_orm::DbBackend::Sqlite {
-            sql = dollar_to_question(&sql);
-        }
-        t.conn()
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
+        sql.push(")");
+        execute(t, sql).await?;
     }
+    Ok(())
+}
+
+async fn execute(t: &Tenant, sql: Sql) -> Result<(), StoreError> {
+    t.conn()
+        .execute_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            sql.text,
+            sql.values,
+        ))
+        .await?;
     Ok(())
 }
 
 /// Rebuilds the index of every entity of `bp` (after a change of property types).
 pub(crate) async fn rebuild(t: &Tenant, bp: &Blueprint) -> Result<(), StoreError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    let backend = t.conn().get_database_backend();
-    let sql = if backend == sea_orm::DbBackend::Sqlite {
-        "DELETE FROM entity_values WHERE org_id = ? AND blueprint = ?"
-    } else {
-        "DELETE FROM entity_values WHERE org_id = $1 AND blueprint = $2"
-    };
-    t.conn()
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [t.org().0.into(), bp.identifier.as_str().into()],
-        ))
-        .await?;
+    let mut sql = Sql::new(t.store().backend());
+    sql.push("DELETE FROM entity_values WHERE org_id = ")
+        .bind(t.org().0)
+        .push(" AND blueprint = ")
+        .bind(bp.identifier.as_str());
+    execute(t, sql).await?;
     let mut last: Option<String> = None;
     loop {
         let mut q = entity::Entity::find()
@@ -166,20 +166,4 @@ pub(crate) async fn rebuild(t: &Tenant, bp: &Blueprint) -> Result<(), StoreError
         write_models(t, bp, &rows, false).await?;
     }
     Ok(())
-}
-
-fn dollar_to_question(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            while chars.peek().is_some_and(char::is_ascii_digit) {
-                chars.next();
-            }
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
