@@ -10,7 +10,7 @@ use portolan_config::Config;
 use portolan_store::Store;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -204,6 +204,12 @@ impl Env {
             bulk_max_entities: bulk_max.max(1_000),
             max_body_bytes: 256 * 1024 * 1024,
             shutdown_timeout_secs: 5,
+            // Benchmarks measure the work, not the (in-memory) rate limiter's refusals.
+            rate_limit_entities: 100_000_000,
+            rate_limit_other: 100_000_000,
+            rate_limit_unauthenticated: 100_000_000,
+            secrets_keys: Some(portolan_auth::seal::generate_key_base64())
+                .map(|k| SecretString::from(format!("bench:{}", k.expose_secret()))),
             ..Config::default()
         };
         portolan_api::bootstrap::bootstrap(&store, &config)

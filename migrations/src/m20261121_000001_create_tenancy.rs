@@ -76,6 +76,8 @@ pub enum Organizations {
     Name,
     Status,
     CreatedAt,
+    /// Added by the identity migration.
+    Settings,
 }
 
 #[derive(DeriveIden)]
@@ -89,6 +91,12 @@ pub enum Credentials {
     Role,
     CreatedAt,
     RevokedAt,
+    /// Added by the identity migration.
+    UserId,
+    Roles,
+    Enabled,
+    Generation,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]

@@ -14,6 +14,11 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("events", "org_id"),
     ("data_migrations", "org_id"),
     ("entity_values", "org_id"),
+    ("users", "org_id"),
+    ("teams", "org_id"),
+    ("team_members", "org_id"),
+    ("permissions", "org_id"),
+    ("org_secrets", "org_id"),
 ];
 
 /// The SQL that puts `table` under row-level security for [`APP_ROLE`].

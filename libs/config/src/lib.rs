@@ -67,6 +67,26 @@ pub struct Config {
     pub ingestion_health_addr: String,
     /// Socket address of the automation worker's health and metrics endpoint.
     pub automation_health_addr: String,
+    /// Token that authenticates the operator API (`/operator/...`). Unset: the operator API is off.
+    pub operator_token: Option<SecretString>,
+    /// Keys that encrypt organization secrets at rest: `kid:base64(32 bytes)` entries separated by commas, the first encrypts and all decrypt. Unset: a key file in the data directory, created on first start.
+    pub secrets_keys: Option<SecretString>,
+    /// Trusted OIDC issuers for single sign-on, as a JSON array of `{issuer, audience, org, jwksUrl?, emailClaim?, groupsClaim?}`. Unset: no SSO.
+    pub oidc_issuers: Option<String>,
+    /// Rate-limit window, in seconds (1 to 86400).
+    pub rate_limit_window_secs: u64,
+    /// Default per-org budget of entity routes per window (1 to 100000000).
+    pub rate_limit_entities: u64,
+    /// Default per-org budget of all other authenticated routes per window (1 to 100000000).
+    pub rate_limit_other: u64,
+    /// Budget of unauthenticated requests per source address per window (1 to 100000000).
+    pub rate_limit_unauthenticated: u64,
+    /// How long a response is replayed for a repeated `Idempotency-Key`, in seconds (60 to 604800).
+    pub idempotency_ttl_secs: u64,
+    /// Failed password logins allowed per account in 15 minutes before further attempts are refused (1 to 1000).
+    pub login_max_failures_per_account: u64,
+    /// Failed password logins allowed per source address in 15 minutes before further attempts are refused (1 to 100000).
+    pub login_max_failures_per_address: u64,
     /// Log filter, as a `tracing` `EnvFilter` directive (for example `info,portolan_api=debug`).
     pub log: String,
     /// Log output format: `text` or `json`.
@@ -107,6 +127,16 @@ impl Default for Config {
             shutdown_timeout_secs: 30,
             ingestion_health_addr: "127.0.0.1:8081".to_owned(),
             automation_health_addr: "127.0.0.1:8082".to_owned(),
+            operator_token: None,
+            secrets_keys: None,
+            oidc_issuers: None,
+            rate_limit_window_secs: 300,
+            rate_limit_entities: 35_000,
+            rate_limit_other: 15_000,
+            rate_limit_unauthenticated: 100,
+            idempotency_ttl_secs: 86_400,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 50,
             log: "info".to_owned(),
             log_format: LogFormat::Text,
         }

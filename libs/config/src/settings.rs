@@ -109,6 +109,56 @@ impl Config {
                 "Socket address of the automation worker's health and metrics endpoint.",
             ),
             (
+                "PORTOLAN_OPERATOR_TOKEN",
+                "",
+                "Token that authenticates the operator API (`/operator/...`). Unset: the operator API is off. Secret.",
+            ),
+            (
+                "PORTOLAN_SECRETS_KEYS",
+                "",
+                "Keys that encrypt organization secrets at rest: `kid:base64(32 bytes)` entries separated by commas, the first encrypts and all decrypt. Unset: a key file in the data directory, created on first start. Secret.",
+            ),
+            (
+                "PORTOLAN_OIDC_ISSUERS",
+                "",
+                "Trusted OIDC issuers for single sign-on, as a JSON array of `{issuer, audience, org, jwksUrl?, emailClaim?, groupsClaim?}`. Unset: no SSO.",
+            ),
+            (
+                "PORTOLAN_RATE_LIMIT_WINDOW_SECS",
+                "300",
+                "Rate-limit window, in seconds (1 to 86400).",
+            ),
+            (
+                "PORTOLAN_RATE_LIMIT_ENTITIES",
+                "35000",
+                "Default per-org budget of entity routes per window (1 to 100000000).",
+            ),
+            (
+                "PORTOLAN_RATE_LIMIT_OTHER",
+                "15000",
+                "Default per-org budget of all other authenticated routes per window (1 to 100000000).",
+            ),
+            (
+                "PORTOLAN_RATE_LIMIT_UNAUTHENTICATED",
+                "100",
+                "Budget of unauthenticated requests per source address per window (1 to 100000000).",
+            ),
+            (
+                "PORTOLAN_IDEMPOTENCY_TTL_SECS",
+                "86400",
+                "How long a response is replayed for a repeated `Idempotency-Key`, in seconds (60 to 604800).",
+            ),
+            (
+                "PORTOLAN_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                "5",
+                "Failed password logins allowed per account in 15 minutes before further attempts are refused (1 to 1000).",
+            ),
+            (
+                "PORTOLAN_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                "50",
+                "Failed password logins allowed per source address in 15 minutes before further attempts are refused (1 to 100000).",
+            ),
+            (
                 "PORTOLAN_LOG",
                 "info",
                 "Log filter, as a `tracing` `EnvFilter` directive (for example `info,portolan_api=debug`).",

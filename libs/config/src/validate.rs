@@ -52,6 +52,46 @@ impl Config {
             0..=3600,
         )?;
 
+        in_range(
+            "rate_limit_window_secs",
+            self.rate_limit_window_secs,
+            1..=86_400,
+        )?;
+        in_range(
+            "rate_limit_entities",
+            self.rate_limit_entities,
+            1..=100_000_000,
+        )?;
+        in_range("rate_limit_other", self.rate_limit_other, 1..=100_000_000)?;
+        in_range(
+            "rate_limit_unauthenticated",
+            self.rate_limit_unauthenticated,
+            1..=100_000_000,
+        )?;
+        in_range(
+            "idempotency_ttl_secs",
+            self.idempotency_ttl_secs,
+            60..=604_800,
+        )?;
+        in_range(
+            "login_max_failures_per_account",
+            self.login_max_failures_per_account,
+            1..=1000,
+        )?;
+        in_range(
+            "login_max_failures_per_address",
+            self.login_max_failures_per_address,
+            1..=100_000,
+        )?;
+        if let Some(token) = &self.operator_token
+            && token.expose_secret().len() < 32
+        {
+            return Err(ConfigError::invalid(
+                "operator_token",
+                "must be at least 32 characters (value not shown)",
+            ));
+        }
+
         not_empty("log", &self.log)?;
         if let Err(error) = EnvFilter::try_new(&self.log) {
             return Err(ConfigError::invalid(

@@ -8,6 +8,9 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// A sign-in: a token issued for a credential set, a password or an SSO token (or a
+    /// refused attempt, with status `FAILURE`).
+    Login,
 }
 
 impl Action {
@@ -16,6 +19,7 @@ impl Action {
             Action::Create => "CREATE",
             Action::Update => "UPDATE",
             Action::Delete => "DELETE",
+            Action::Login => "LOGIN",
         }
     }
 }
@@ -28,6 +32,12 @@ pub enum ResourceType {
     Migration,
     Credential,
     Organization,
+    User,
+    Team,
+    /// A blueprint's or an action's permissions.
+    Permissions,
+    /// An organization secret (never its value).
+    Secret,
 }
 
 impl ResourceType {
@@ -38,6 +48,10 @@ impl ResourceType {
             ResourceType::Migration => "migration",
             ResourceType::Credential => "credential",
             ResourceType::Organization => "organization",
+            ResourceType::User => "user",
+            ResourceType::Team => "team",
+            ResourceType::Permissions => "permissions",
+            ResourceType::Secret => "secret",
         }
     }
 
@@ -47,6 +61,7 @@ impl ResourceType {
             Action::Create => "created",
             Action::Update => "updated",
             Action::Delete => "deleted",
+            Action::Login => "signed_in",
         };
         format!("{}.{verb}", self.as_str())
     }

@@ -8,6 +8,7 @@ pub mod entity;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod permission;
 pub mod projection;
 pub mod query;
 pub mod schema;

@@ -62,6 +62,18 @@ pub(crate) async fn append<C: ConnectionTrait>(
     actor: &Actor,
     events: Vec<NewEvent>,
 ) -> Result<(), StoreError> {
+    append_with_status(conn, org, actor, events, "SUCCESS", None).await
+}
+
+/// [`append`] with the records' `status` (`SUCCESS`, `FAILURE`) and `message`.
+pub(crate) async fn append_with_status<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    actor: &Actor,
+    events: Vec<NewEvent>,
+    status: &str,
+    message: Option<&str>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -84,8 +96,8 @@ pub(crate) async fn append<C: ConnectionTrait>(
             now.into(),
             e.context.to_string().into(),
             diff_text(e.before.as_ref(), e.after.as_ref()).into(),
-            "SUCCESS".into(),
-            Option::<String>::None.into(),
+            status.into(),
+            message.map(str::to_owned).into(),
             Option::<chrono::DateTime<Utc>>::None.into(),
         ];
         rows.push(row);

@@ -10,10 +10,13 @@ mod cache;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod jobs;
 pub mod models;
+pub mod org_settings;
 pub mod orgs;
 pub mod search;
+pub mod secrets;
 mod sql;
 mod tenant;
 

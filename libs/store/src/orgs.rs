@@ -46,6 +46,7 @@ impl Store {
             name: Set(name.to_owned()),
             status: Set("active".to_owned()),
             created_at: Set(now),
+            settings: Set(json!({})),
         }
         .insert(&tx)
         .await?;
@@ -59,6 +60,11 @@ impl Store {
             role: Set(cred.role.clone()),
             created_at: Set(now),
             revoked_at: Set(None),
+            user_id: Set(None),
+            roles: Set(json!([cred.role.clone()])),
+            enabled: Set(true),
+            generation: Set(1),
+            updated_at: Set(None),
         }
         .insert(&tx)
         .await
@@ -150,5 +156,129 @@ impl Store {
         .insert(&self.db)
         .await?;
         Ok(())
+    }
+}
+
+/// Tables holding an org's rows, children before parents: deleting in this order never
+/// trips a foreign key.
+const ORG_TABLES_CHILDREN_FIRST: &[&str] = &[
+    "entity_values",
+    "entity_relations",
+    "entities",
+    "data_migrations",
+    "blueprints",
+    "team_members",
+    "teams",
+    "credentials",
+    "users",
+    "permissions",
+    "org_secrets",
+    "events",
+];
+
+/// An organization as the operator API shows it.
+pub fn organization_json(o: &organization::Model) -> serde_json::Value {
+    json!({
+        "id": o.id.to_string(),
+        "name": o.name,
+        "status": o.status,
+        "settings": o.settings,
+        "createdAt": o.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+impl Store {
+    /// Every organization, oldest first (operator API).
+    pub async fn list_organizations(&self) -> Result<Vec<organization::Model>, StoreError> {
+        Ok(organization::Entity::find()
+            .order_by_asc(organization::Column::CreatedAt)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// One organization (operator API).
+    pub async fn organization(&self, org: OrgId) -> Result<organization::Model, StoreError> {
+        organization::Entity::find_by_id(org.0)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| StoreError::not_found("organization", org.to_string()))
+    }
+
+    /// Suspends (`suspended`) or reactivates (`active`) an organization: a suspended org's
+    /// tokens are refused and it cannot sign in. Recorded in its event log.
+    pub async fn set_organization_status(
+        &self,
+        org: OrgId,
+        status: &str,
+        actor: &Actor,
+    ) -> Result<organization::Model, StoreError> {
+        let current = self.organization(org).await?;
+        let tx = self.db.begin().await?;
+        let mut m: organization::ActiveModel = current.clone().into();
+        m.status = Set(status.to_owned());
+        let updated = m.update(&tx).await?;
+        events::append(
+            &tx,
+            org,
+            actor,
+            vec![NewEvent {
+                resource_type: ResourceType::Organization,
+                action: Action::Update,
+                resource_id: org.to_string(),
+                blueprint: None,
+                context: json!({"organizationId": org.to_string()}),
+                before: Some(json!({"status": current.status})),
+                after: Some(json!({"status": status})),
+                run_id: None,
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes an organization and everything it owns, in one transaction.
+    pub async fn delete_organization(&self, org: OrgId) -> Result<(), StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
+        self.organization(org).await?;
+        let tx = self.db.begin().await?;
+        let backend = tx.get_database_backend();
+        let ph = if self.backend == crate::Backend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        for table in ORG_TABLES_CHILDREN_FIRST {
+            tx.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("DELETE FROM {table} WHERE org_id = {ph}"),
+                [org.0.into()],
+            ))
+            .await?;
+        }
+        organization::Entity::delete_by_id(org.0).exec(&tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Retires signing keys superseded longer ago than `token_lifetime` (no live token can
+    /// carry them any more). The newest key is never retired.
+    pub async fn retire_signing_keys(
+        &self,
+        token_lifetime: chrono::Duration,
+    ) -> Result<u64, StoreError> {
+        let keys = self.signing_keys().await?; // newest first
+        let now = Utc::now();
+        let mut retired = 0;
+        for pair in keys.windows(2) {
+            let (newer, older) = (&pair[0], &pair[1]);
+            if newer.created_at + token_lifetime < now {
+                let mut m: signing_key::ActiveModel = older.clone().into();
+                m.retired_at = Set(Some(now));
+                m.update(&self.db).await?;
+                retired += 1;
+            }
+        }
+        Ok(retired)
     }
 }

@@ -9,6 +9,8 @@
 
 use sea_orm::{ConnectionTrait, Database};
 
+pub mod proxy;
+
 /// Every database a test creates starts with this, so `scripts/test` can sweep leftovers.
 pub const TEST_DB_PREFIX: &str = "portolan_test_";
 

@@ -8,20 +8,194 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 use futures::future::LocalBoxFuture;
 use portolan_auth::AuthError;
-use portolan_auth::jwt::{SigningKey, TokenIssuer, TokenVerifier, generate_signing_key};
+use portolan_auth::jwt::{
+    KIND_CREDENTIAL, KIND_USER, SigningKey, TokenIssuer, TokenVerifier, generate_signing_key,
+};
 use portolan_config::Config;
 use portolan_domain::OrgId;
 use portolan_domain::event::Actor;
+use portolan_domain::permission::{Principal, PrincipalKind};
+use portolan_domain::query::QueryContext;
 use portolan_store::Store;
+use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The authenticated caller of a request: its org and who it is.
+/// The authenticated caller of a request: its org, who it is, and what it may do.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub org: OrgId,
     pub actor: Actor,
+    pub principal: Principal,
+}
+
+impl Caller {
+    /// 403 unless the caller is an Admin of its org.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.principal.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this route needs the Admin role".into(),
+            ))
+        }
+    }
+
+    /// 403 unless the caller is an Admin or a moderator of `blueprint`.
+    pub fn require_moderator(&self, blueprint: &str) -> Result<(), ApiError> {
+        if self.principal.moderates(blueprint) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this route needs the Admin or {blueprint}-moderator role"
+            )))
+        }
+    }
+
+    /// The caller as queries see it (`{context: user | userTeams}`): its user entity and
+    /// its team entities, in Port's read shape.
+    pub fn query_context(&self) -> QueryContext {
+        let user = self.principal.email.as_ref().map(|email| {
+            json!({"identifier": email, "title": email, "blueprint": "_user",
+                   "properties": {"email": email}, "relations": {}, "team": []})
+        });
+        let teams = self
+            .principal
+            .teams
+            .iter()
+            .map(|t| {
+                json!({"identifier": t, "title": t, "blueprint": "_team",
+                       "properties": {}, "relations": {}, "team": []})
+            })
+            .collect();
+        QueryContext {
+            user,
+            teams,
+            now: chrono::Utc::now().timestamp_micros(),
+        }
+    }
+}
+
+fn invalid() -> ApiError {
+    ApiError::Unauthorized("invalid token".into())
+}
+
+/// Verifies the bearer token and checks, against the store, that what it names still holds:
+/// the credential set is live, enabled and of the token's generation; the user is Active and
+/// of the token's version; the org is active. A revoked credential or a disabled user loses
+/// access on its next request, not when the token expires.
+async fn authenticate(
+    state: &AppState,
+    token: &str,
+    user_agent: Option<String>,
+) -> Result<Caller, ApiError> {
+    let claims = match state.verifier.verify(token) {
+        Err(AuthError::UnknownKid(kid)) => {
+            // Another instance may have rotated in a new key: reload once.
+            load_public_keys(&state.store, &state.verifier).await?;
+            if !state.verifier.has_key(&kid) {
+                return Err(invalid());
+            }
+            state.verifier.verify(token)
+        }
+        other => other,
+    }
+    .map_err(|e| match e {
+        AuthError::Expired => ApiError::Unauthorized("token expired".into()),
+        _ => invalid(),
+    })?;
+    let org = OrgId(claims.org);
+    let principal = match claims.kind.as_str() {
+        KIND_CREDENTIAL => {
+            let cred = state
+                .store
+                .find_credential(&claims.sub)
+                .await?
+                .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
+                .ok_or_else(invalid)?;
+            match cred.user_id {
+                Some(user) => user_principal(state, org, user, None).await?,
+                None => Principal {
+                    kind: PrincipalKind::App,
+                    id: cred.client_id.clone(),
+                    email: None,
+                    roles: json_strings(&cred.roles),
+                    teams: vec![],
+                },
+            }
+        }
+        KIND_USER => {
+            let user = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
+            user_principal(state, org, user, Some(claims.ver)).await?
+        }
+        _ => return Err(invalid()),
+    };
+    if !state.org_active(org).await? {
+        return Err(ApiError::Unauthorized(
+            "the organization is not active".into(),
+        ));
+    }
+    Ok(Caller {
+        org,
+        actor: Actor {
+            by: principal
+                .email
+                .clone()
+                .unwrap_or_else(|| principal.id.clone()),
+            origin: "API".into(),
+            datasource: user_agent,
+        },
+        principal,
+    })
+}
+
+async fn user_principal(
+    state: &AppState,
+    org: OrgId,
+    user: uuid::Uuid,
+    version: Option<i64>,
+) -> Result<Principal, ApiError> {
+    let found = state
+        .store
+        .principal_user(org, user)
+        .await?
+        .filter(|p| p.user.status == "Active")
+        .filter(|p| version.is_none_or(|v| v == p.user.token_version))
+        .ok_or_else(invalid)?;
+    Ok(Principal {
+        kind: PrincipalKind::User,
+        id: found.user.id.to_string(),
+        email: Some(found.user.email.clone()),
+        roles: json_strings(&found.user.roles),
+        teams: found.teams,
+    })
+}
+
+pub(crate) fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The bearer token of a request, if its Authorization header has one.
+pub fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into())
+        })
 }
 
 impl FromRequest for Caller {
@@ -30,11 +204,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let token = bearer(req);
         let user_agent = req
             .headers()
             .get(actix_web::http::header::USER_AGENT)
@@ -43,40 +213,7 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            let header = header
-                .ok_or_else(|| ApiError::Unauthorized("missing Authorization header".into()))?;
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "the Authorization header must be 'Bearer <token>'".into(),
-                    )
-                })?
-                .trim();
-            let claims = match state.verifier.verify(token) {
-                Err(AuthError::UnknownKid(kid)) => {
-                    // Another instance may have rotated in a new key: reload once.
-                    load_public_keys(&state.store, &state.verifier).await?;
-                    if !state.verifier.has_key(&kid) {
-                        return Err(ApiError::Unauthorized("invalid token".into()));
-                    }
-                    state.verifier.verify(token)
-                }
-                other => other,
-            }
-            .map_err(|e| match e {
-                AuthError::Expired => ApiError::Unauthorized("token expired".into()),
-                _ => ApiError::Unauthorized("invalid token".into()),
-            })?;
-            Ok(Caller {
-                org: OrgId(claims.org),
-                actor: Actor {
-                    by: claims.sub,
-                    origin: "API".into(),
-                    datasource: user_agent,
-                },
-            })
+            authenticate(&state, &token?, user_agent).await
         })
     }
 }
@@ -96,6 +233,8 @@ pub async fn signing(
     store: &Store,
     config: &Config,
 ) -> anyhow::Result<(TokenIssuer, TokenVerifier)> {
+    let lifetime = chrono::Duration::seconds(i64::try_from(config.token_lifetime_secs)?);
+    store.retire_signing_keys(lifetime).await?;
     let mut keys = store.signing_keys().await?;
     if keys.is_empty() {
         let k = generate_signing_key();

@@ -49,6 +49,14 @@ pub enum ApiError {
     Internal(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error(
+        "rate limit exceeded: {limit} requests per {period} seconds; retry in {retry_after} seconds"
+    )]
+    RateLimited {
+        limit: u64,
+        period: u64,
+        retry_after: u64,
+    },
 }
 
 /// The error body of every failed request (Port's shape, plus `details`).
@@ -90,6 +98,7 @@ impl ApiError {
             }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         }
     }
 
@@ -106,6 +115,11 @@ impl ApiError {
                 resource,
                 identifier,
             } => Some(json!({ "resource": resource, "identifier": identifier })),
+            ApiError::RateLimited {
+                limit,
+                period,
+                retry_after,
+            } => Some(json!({ "limit": limit, "period": period, "retryAfter": retry_after })),
             _ => None,
         }
     }
@@ -137,7 +151,11 @@ impl ResponseError for ApiError {
             // The cause stays in the log (with the request's trace id); the client gets none of it.
             tracing::error!(error = %cause, "internal error");
         }
-        HttpResponse::build(self.status_code()).json(self.body())
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::RateLimited { retry_after, .. } = self {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after));
+        }
+        res.json(self.body())
     }
 }
 

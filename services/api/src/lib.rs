@@ -3,15 +3,19 @@
 //! [`start`] binds and runs the server; [`openapi`] builds the OpenAPI document from the same
 //! route table, so the committed `openapi/openapi.json` can be checked against the code.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod bootstrap;
 pub mod error;
+pub mod limits;
+pub mod login_throttle;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod schemas;
 pub mod state;
+pub mod write_access;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -31,7 +35,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
-use crate::routes::{audit, auth as auth_routes, blueprints, entities, health, migrations, search};
+use crate::routes::{
+    apps, audit, auth as auth_routes, blueprints, entities, health, migrations, operator,
+    organization, search, teams, users,
+};
 use crate::state::AppState;
 
 /// Registers every route. The one route table of the API: the server and the OpenAPI
@@ -40,8 +47,39 @@ fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(
+            utoipa_actix_web::scope("/operator")
+                .service(operator::list_organizations)
+                .service(operator::create_organization)
+                .service(operator::get_organization)
+                .service(operator::patch_organization)
+                .service(operator::delete_organization)
+                .service(operator::rotate_signing_key),
+        )
+        .service(
             utoipa_actix_web::scope("/v1")
                 .service(auth_routes::access_token)
+                .service(auth_routes::login)
+                .service(auth_routes::accept_invite)
+                .service(auth_routes::sso)
+                .service(users::list_users)
+                .service(users::invite_user)
+                .service(users::get_user)
+                .service(users::patch_user)
+                .service(users::delete_user)
+                .service(users::set_password)
+                .service(users::rotate_credentials)
+                .service(teams::list_teams)
+                .service(teams::create_team)
+                .service(teams::get_team)
+                .service(teams::replace_team)
+                .service(teams::patch_team)
+                .service(teams::delete_team)
+                .service(apps::list_apps)
+                .service(apps::create_app)
+                .service(apps::get_app)
+                .service(apps::update_app)
+                .service(apps::delete_app)
+                .service(apps::rotate_secret)
                 .service(blueprints::list_blueprints)
                 .service(blueprints::create_blueprint)
                 .service(blueprints::get_blueprint)
@@ -69,7 +107,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(migrations::list_migrations)
                 .service(migrations::get_migration)
                 .service(migrations::cancel_migration)
-                .service(audit::audit_log),
+                .service(audit::audit_log)
+                .service(organization::get_own_organization)
+                .service(organization::replace_own_organization)
+                .service(organization::patch_own_organization)
+                .service(organization::create_organization_secret)
+                .service(organization::list_organization_secrets)
+                .service(organization::get_organization_secret)
+                .service(organization::patch_organization_secret)
+                .service(organization::delete_organization_secret),
         );
 }
 
@@ -116,13 +162,36 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
     let (issuer, verifier) = auth::signing(&store, &config).await?;
     let decoy_hash =
         portolan_auth::secret::hash_secret(portolan_auth::secret::generate_client_secret()).await?;
+    let secrets = portolan_auth::seal::KeyRing::load_or_create(
+        config.secrets_keys.as_ref(),
+        &config.data_dir,
+    )
+    .map_err(|e| anyhow::anyhow!("organization secrets keys (PORTOLAN_SECRETS_KEYS): {e}"))?;
+    let cache = portolan_cache::Cache::connect(
+        config
+            .redis_url
+            .as_ref()
+            .map(secrecy::ExposeSecret::expose_secret),
+        config.redis_key_prefix.clone(),
+    )
+    .await?;
     let state = Data::new(AppState {
         store,
         config: config.clone(),
-        issuer,
+        oidc: match &config.oidc_issuers {
+            Some(json) => Some(
+                portolan_auth::oidc::OidcVerifier::from_setting(json)
+                    .map_err(|e| anyhow::anyhow!("PORTOLAN_OIDC_ISSUERS: {e}"))?,
+            ),
+            None => None,
+        },
+        issuer: std::sync::RwLock::new(Arc::new(issuer)),
         verifier,
         bus,
         decoy_hash,
+        cache,
+        org_status: Default::default(),
+        secrets,
     });
     let doc = openapi();
     let metrics = PrometheusMetricsBuilder::new("portolan")
@@ -140,7 +209,8 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
             .app_data(state.clone())
             .configure(routes)
             .split_for_parts();
-        app.wrap(metrics.clone())
+        app.wrap(from_fn(limits::limits))
+            .wrap(metrics.clone())
             .wrap(from_fn(middleware::trace_id))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc.clone()))
             .route("/docs", web::get().to(docs_redirect))

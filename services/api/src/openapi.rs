@@ -20,6 +20,11 @@ use utoipa::{Modify, OpenApi};
         (name = "Search", description = "Port's query language over the catalog"),
         (name = "Migrations", description = "Async data migrations"),
         (name = "Audit", description = "The audit log"),
+        (name = "Users", description = "People in the organization, their roles and teams"),
+        (name = "Teams", description = "Teams: entity owners and permission holders"),
+        (name = "Apps", description = "The organization's credential sets"),
+        (name = "Organization", description = "The organization's settings and encrypted secrets"),
+        (name = "Operator", description = "Organizations and signing keys, for whoever runs Portolan (operator token)"),
         (name = "Health", description = "Liveness and readiness")
     )
 )]
@@ -38,6 +43,10 @@ impl Modify for Bearer {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
 }

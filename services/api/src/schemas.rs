@@ -205,6 +205,16 @@ pub struct TokenRequest {
     pub client_secret: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// Needed only when the email has users in several organizations.
+    pub organization_id: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
@@ -286,4 +296,79 @@ pub struct AggregateResponse {
     pub ok: bool,
     /// `null` when no matching entity has a value.
     pub result: Option<f64>,
+}
+
+/// The organization as `GET /v1/organization` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// Free-form settings; `allowSsoProvisioning` is a boolean when present.
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    pub created_at: String,
+}
+
+/// `PUT` (replace) or `PATCH` (merge) of the organization. `PUT` requires `name`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OrganizationBody {
+    /// 1 to 200 characters.
+    pub name: Option<String>,
+    /// A JSON object of at most 64 KiB. `PATCH` merges its top-level members (`null` removes
+    /// one); `PUT` replaces the whole object.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationResponse {
+    pub ok: bool,
+    pub organization: Organization,
+}
+
+/// A new organization secret.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSecretBody {
+    /// `^[A-Za-z0-9_-]{1,100}$`; templates read it as `{{ .secrets.NAME }}`.
+    pub secret_name: String,
+    /// 1 byte to 64 KiB. Stored encrypted; never returned.
+    pub secret_value: String,
+    /// At most 1000 characters.
+    pub description: Option<String>,
+}
+
+/// A change to an organization secret: its value, its description, or both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSecretPatchBody {
+    /// 1 byte to 64 KiB. Stored encrypted; never returned.
+    pub secret_value: Option<String>,
+    /// At most 1000 characters.
+    pub description: Option<String>,
+}
+
+/// An organization secret's metadata (the value is never returned).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSecret {
+    pub secret_name: String,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationSecretResponse {
+    pub ok: bool,
+    pub secret: OrganizationSecret,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationSecretsResponse {
+    pub ok: bool,
+    pub secrets: Vec<OrganizationSecret>,
 }

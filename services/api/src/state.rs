@@ -5,15 +5,73 @@ use std::sync::Arc;
 use portolan_auth::jwt::{TokenIssuer, TokenVerifier};
 use portolan_bus::Bus;
 use portolan_config::Config;
+use portolan_domain::OrgId;
 use portolan_store::Store;
+use std::time::{Duration, Instant};
 
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
-    pub issuer: TokenIssuer,
+    /// Verifier of single sign-on tokens from the configured OIDC issuers, if any.
+    pub oidc: Option<portolan_auth::oidc::OidcVerifier>,
+    /// The issuer of new tokens; swapped when the signing key rotates.
+    pub issuer: std::sync::RwLock<Arc<TokenIssuer>>,
     pub verifier: TokenVerifier,
     pub bus: Arc<dyn Bus>,
     /// The hash of a random secret nobody knows, verified when a client id is unknown so that
     /// an unknown id and a wrong secret cost the same time.
     pub decoy_hash: String,
+    /// Rate limits and idempotency keys (Redis, with an in-memory fallback).
+    pub cache: portolan_cache::Cache,
+    /// Org status, cached for a few seconds (a suspended org is refused within that time).
+    pub org_status: std::sync::Mutex<std::collections::HashMap<OrgId, (bool, Instant)>>,
+    /// The keys that seal organization secrets at rest (the first seals, all open).
+    pub secrets: portolan_auth::seal::KeyRing,
+}
+
+/// How long an org's active/suspended status is cached.
+const ORG_STATUS_TTL: Duration = Duration::from_secs(5);
+
+impl AppState {
+    /// The current token issuer.
+    pub fn issuer(&self) -> Arc<TokenIssuer> {
+        match self.issuer.read() {
+            Ok(i) => i.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Signs new tokens with `issuer` from now on.
+    pub fn set_issuer(&self, issuer: TokenIssuer) {
+        match self.issuer.write() {
+            Ok(mut i) => *i = Arc::new(issuer),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(issuer),
+        }
+    }
+
+    /// Is `org` active? Cached for [`ORG_STATUS_TTL`].
+    pub async fn org_active(&self, org: OrgId) -> Result<bool, portolan_store::StoreError> {
+        let now = Instant::now();
+        if let Ok(cache) = self.org_status.lock()
+            && let Some((active, at)) = cache.get(&org)
+            && now.duration_since(*at) < ORG_STATUS_TTL
+        {
+            return Ok(*active);
+        }
+        let active = self.store.organization_active(org).await?;
+        if let Ok(mut cache) = self.org_status.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(org, (active, now));
+        }
+        Ok(active)
+    }
+
+    /// Forgets the cached status of `org` (after a suspension on this instance).
+    pub fn forget_org(&self, org: OrgId) {
+        if let Ok(mut cache) = self.org_status.lock() {
+            cache.remove(&org);
+        }
+    }
 }

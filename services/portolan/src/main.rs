@@ -5,6 +5,8 @@
 //!   `--api-only` runs just the API (the workers then run as their own services).
 //! - `portolan migrate` applies the database migrations and exits.
 //! - `portolan openapi` prints the OpenAPI document.
+//! - `portolan rotate-secret-keys` re-encrypts every organization secret with the primary key
+//!   of `PORTOLAN_SECRETS_KEYS` (after a key rotation) and prints how many it re-encrypted.
 
 use std::sync::Arc;
 
@@ -41,6 +43,9 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (the text of openapi/openapi.json).
     Openapi,
+    /// Re-encrypt every organization secret sealed with an older key with the primary (first)
+    /// key of PORTOLAN_SECRETS_KEYS, then exit. Run after putting a new key first.
+    RotateSecretKeys,
 }
 
 #[tokio::main]
@@ -69,6 +74,23 @@ async fn main() -> anyhow::Result<()> {
             api_only,
             no_migrate,
         } => serve(config, api_only, no_migrate).await,
+        Command::RotateSecretKeys => {
+            let keys = portolan_auth::seal::KeyRing::load_or_create(
+                config.secrets_keys.as_ref(),
+                &config.data_dir,
+            )
+            .context("organization secrets keys (PORTOLAN_SECRETS_KEYS)")?;
+            let store = connect(&config).await?;
+            let count = portolan_store::secrets::reseal_all(&store, &keys)
+                .await
+                .context("re-encrypting organization secrets")?;
+            println!(
+                "re-encrypted {count} organization secret(s) with key '{}'",
+                keys.primary_kid()
+            );
+            store.close().await?;
+            Ok(())
+        }
         Command::Openapi => Ok(()),
     }
 }

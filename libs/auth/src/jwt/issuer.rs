@@ -75,6 +75,39 @@ impl TokenIssuer {
     /// Signs a token for `subject` acting in organization `org`, valid from now for the
     /// configured lifetime.
     pub fn issue(&self, org: Uuid, subject: &str) -> Result<IssuedToken, AuthError> {
+        self.issue_as(org, subject, super::KIND_CREDENTIAL, 1)
+    }
+
+    /// Signs an invitation for user `subject` (valid 7 days, single use: accepting it moves
+    /// the user's token version on).
+    pub fn issue_invite(
+        &self,
+        org: Uuid,
+        subject: &str,
+        version: i64,
+    ) -> Result<IssuedToken, AuthError> {
+        self.sign(org, subject, super::KIND_INVITE, version, 7 * 24 * 3600)
+    }
+
+    /// Signs a token for `subject` of `kind` (see [`Claims::kind`]) issued under `version`.
+    pub fn issue_as(
+        &self,
+        org: Uuid,
+        subject: &str,
+        kind: &str,
+        version: i64,
+    ) -> Result<IssuedToken, AuthError> {
+        self.sign(org, subject, kind, version, self.lifetime_secs)
+    }
+
+    fn sign(
+        &self,
+        org: Uuid,
+        subject: &str,
+        kind: &str,
+        version: i64,
+        lifetime_secs: i64,
+    ) -> Result<IssuedToken, AuthError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -83,8 +116,10 @@ impl TokenIssuer {
             org,
             iat: now,
             nbf: now,
-            exp: now.saturating_add(self.lifetime_secs),
+            exp: now.saturating_add(lifetime_secs),
             jti: Uuid::new_v4().simple().to_string(),
+            kind: kind.to_owned(),
+            ver: version,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
@@ -92,7 +127,7 @@ impl TokenIssuer {
             .map_err(|error| AuthError::Internal(format!("signing token: {error}")))?;
         Ok(IssuedToken {
             token,
-            expires_in: self.lifetime.as_secs(),
+            expires_in: u64::try_from(lifetime_secs).unwrap_or(0),
         })
     }
 }

@@ -30,4 +30,18 @@ pub struct Claims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
+    /// What `sub` names: [`KIND_CREDENTIAL`] (a client id) or [`KIND_USER`] (a user id).
+    #[serde(default)]
+    pub kind: String,
+    /// The generation of the credential set, or the token version of the user, the token was
+    /// issued under: a rotated secret or a disabled user moves it on, and the token dies.
+    #[serde(default)]
+    pub ver: i64,
 }
+
+/// `kind` of a token issued for a client id and secret.
+pub const KIND_CREDENTIAL: &str = "credential";
+/// `kind` of a token issued to a user (password or single sign-on).
+pub const KIND_USER: &str = "user";
+/// `kind` of an invitation: it only accepts an invitation, it opens no route.
+pub const KIND_INVITE: &str = "invite";

@@ -43,6 +43,8 @@ fn claims(iat: i64, exp: i64) -> Claims {
         nbf: iat,
         exp,
         jti: "jti-1".to_owned(),
+        kind: "credential".to_owned(),
+        ver: 1,
     }
 }
 

@@ -1,4 +1,5 @@
 //! Specification of client credentials and access tokens.
 
 mod jwt;
+mod oidc;
 mod secret;

@@ -356,6 +356,7 @@ pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), S
         .filter(blueprint::Column::Identifier.eq(identifier))
         .exec(t.conn())
         .await?;
+    crate::identity::drop_blueprint_permissions(t, identifier).await?;
     events::append(
         t.conn(),
         t.org(),

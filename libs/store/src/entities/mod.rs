@@ -5,6 +5,7 @@
 //! for the entities, one for their relation edges and one for the events.
 
 pub(crate) mod delete;
+mod ownership;
 mod read;
 pub(crate) mod shape;
 pub(crate) mod write;

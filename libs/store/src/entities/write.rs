@@ -183,7 +183,32 @@ pub async fn write(
     )
     .await?;
 
+    // Inherited ownership: the teams come from the entity the path leads to.
+    if matches!(
+        compiled.blueprint.ownership,
+        Some(portolan_domain::blueprint::Ownership::Inherited { .. })
+    ) {
+        let all = crate::search::blueprints(t).await?;
+        if let Some(chain) = super::ownership::chain(&compiled.blueprint, &all) {
+            let firsts = candidates
+                .iter()
+                .map(|c| {
+                    let first = match c.data.relations.get(&chain[0].0) {
+                        Some(dom::RelationValue::One(target)) => Some(target.clone()),
+                        _ => None,
+                    };
+                    (c.id.clone(), first)
+                })
+                .collect();
+            let mut derived = super::ownership::derive(t, &chain, firsts).await?;
+            for c in &mut candidates {
+                c.data.team = derived.remove(&c.id).unwrap_or_default();
+            }
+        }
+    }
+
     let now = crate::now_ms();
+    let mut owners_changed = Vec::new();
     let mut written = Vec::with_capacity(candidates.len());
     let mut rows = Vec::new();
     let mut new_rows = Vec::new();
@@ -238,6 +263,12 @@ pub async fn write(
                 if c.before.is_some() {
                     replaced_sources.push(c.id.clone());
                 }
+            }
+            if c.before_data
+                .as_ref()
+                .is_some_and(|b| b.team != c.data.team || relations_changed)
+            {
+                owners_changed.push(c.id.clone());
             }
             // The search index follows the properties and teams.
             let index_changed = c.before_data.as_ref().is_none_or(|b| {
@@ -299,6 +330,7 @@ pub async fn write(
     index::delete(t, blueprint, &reindexed).await?;
     index::insert(t, value_rows).await?;
     events::append(t.conn(), t.org(), actor, evts).await?;
+    super::ownership::refresh_inheritors(t, blueprint, owners_changed).await?;
     Ok((written, failed))
 }
 

@@ -13,6 +13,15 @@ pub struct Model {
     pub role: String,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The user whose personal credentials these are; `None` for an org credential set.
+    pub user_id: Option<Uuid>,
+    /// Roles the credential set acts with (personal credentials act as their user instead).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub roles: Json,
+    pub enabled: bool,
+    /// Bumped when the secret rotates; tokens carry it and die with the old secret.
+    pub generation: i64,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

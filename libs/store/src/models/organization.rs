@@ -8,6 +8,9 @@ pub struct Model {
     pub name: String,
     pub status: String,
     pub created_at: DateTimeUtc,
+    /// Org-level settings (`GET/PATCH /v1/organization`), a JSON object.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub settings: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,8 @@ mod evolution;
 mod isolation;
 mod jobs;
 mod orgs;
+mod ownership;
 mod relations;
 mod search;
+mod secrets;
 mod support;

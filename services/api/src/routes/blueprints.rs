@@ -2,11 +2,13 @@
 
 use actix_web::web::{Data, Path};
 use actix_web::{HttpResponse, delete, get, patch, post, put};
+use portolan_domain::permission::parse_blueprint_patch;
 use portolan_store::blueprints::Member;
-use portolan_store::{blueprints, entities, jobs};
+use portolan_store::{blueprints, entities, identity, jobs};
 use serde_json::{Value, json};
 
 use super::{envelope, ok};
+use crate::access;
 use crate::auth::Caller;
 use crate::body::{JsonBody, QueryPairs};
 use crate::error::{ApiError, ErrorBody};
@@ -40,6 +42,7 @@ pub async fn create_blueprint(
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
     let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
     let bp = blueprints::create(&t, &body.0, dry_run, &caller.actor).await?;
@@ -88,6 +91,7 @@ pub async fn replace_blueprint(
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
     let out = blueprints::replace(&t, &path, &body.0, dry_run, &caller.actor).await?;
@@ -111,6 +115,7 @@ pub async fn patch_blueprint(
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
     let out = blueprints::patch(&t, &path, &body.0, dry_run, &caller.actor).await?;
@@ -131,6 +136,7 @@ pub async fn delete_blueprint(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path)?;
     let t = state.store.tenant(caller.org).await?;
     blueprints::delete(&t, &path, &caller.actor).await?;
     t.commit().await?;
@@ -158,6 +164,7 @@ async fn rename(
     member: Member,
     field: &str,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path.0)?;
     let to = string_member(&body.0, field)?;
     let dry_run = q.flag("dry_run")?;
     let t = state.store.tenant(caller.org).await?;
@@ -233,6 +240,7 @@ pub async fn rename_mirror(
     path: Path<(String, String)>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path.0)?;
     string_member(&body.0, "newMirrorName")?;
     let t = state.store.tenant(caller.org).await?;
     blueprints::get(&t, &path.0).await?;
@@ -252,7 +260,33 @@ pub async fn entities_count(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    let n = entities::count(&t, &path).await?;
+    let n = if caller.principal.moderates(&path) {
+        entities::count(&t, &path).await?
+    } else {
+        let all = portolan_store::search::blueprints(&t).await?;
+        if !all.contains_key(path.as_str()) {
+            return Err(portolan_store::StoreError::not_found("blueprint", path.as_str()).into());
+        }
+        let scope = access::read_scope(&t, &caller, &all, &[path.to_string()]).await?;
+        match (&scope.filter, scope.is_empty()) {
+            (_, true) => 0,
+            (None, false) => entities::count(&t, &path).await?,
+            (Some(filter), false) => {
+                let everything = portolan_domain::query::Query {
+                    combinator: portolan_domain::query::Combinator::And,
+                    rules: vec![],
+                };
+                portolan_store::search::count(
+                    &t,
+                    &everything,
+                    Some(filter),
+                    &all,
+                    &scope.candidates,
+                )
+                .await?
+            }
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({"ok": true, "count": n})))
 }
 
@@ -270,6 +304,7 @@ pub async fn delete_all_entities(
     path: Path<String>,
     q: QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path)?;
     let and_blueprint = q.flag("delete_blueprint")?;
     let t = state.store.tenant(caller.org).await?;
     let m = jobs::create_delete_all(&t, &path, and_blueprint, &caller.actor).await?;
@@ -280,8 +315,10 @@ pub async fn delete_all_entities(
 
 /// Get a blueprint's permissions
 ///
-/// Until fine-grained roles land, the effective permissions are: the org's Admin role (which
-/// every credential holds) and `<blueprint>-moderator` may do everything.
+/// Port's shape: `{entities: {read, register, update, unregister, updateProperties,
+/// updateRelations}}`, every property and relation listed with its effective grant. A
+/// blueprint whose permissions were never set has the defaults: everyone reads, Admin and
+/// `<blueprint>-moderator` write.
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])),
     responses((status = 200, body = PermissionsResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{identifier}/permissions")]
@@ -291,48 +328,53 @@ pub async fn get_permissions(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    let bp = blueprints::get(&t, &path).await?;
-    let roles = json!(["Admin", format!("{}-moderator", path.as_str())]);
-    let everyone = json!({"roles": roles, "users": [], "teams": [], "ownedByTeam": false});
-    let per_key = |key: &str| -> Value {
-        bp.pointer(key)
-            .and_then(Value::as_object)
-            .map(|o| {
-                o.keys()
-                    .map(|k| (k.clone(), everyone.clone()))
-                    .collect::<serde_json::Map<_, _>>()
-            })
-            .map_or(json!({}), Value::Object)
-    };
-    let permissions = json!({
-        "entities": {
-            "read": {"roles": ["Admin", "Member", format!("{}-moderator", path.as_str())], "users": [], "teams": [], "ownedByTeam": false},
-            "register": everyone,
-            "update": everyone,
-            "unregister": everyone,
-            "updateProperties": per_key("/schema/properties"),
-            "updateRelations": per_key("/relations"),
-        }
-    });
-    Ok(ok("permissions", permissions))
+    let all = portolan_store::search::blueprints(&t).await?;
+    let bp = all
+        .get(path.as_str())
+        .ok_or_else(|| portolan_store::StoreError::not_found("blueprint", path.as_str()))?;
+    let perms = identity::blueprint_permissions(&t, &path).await?;
+    Ok(ok("permissions", perms.to_port(bp)))
 }
 
 /// Change a blueprint's permissions
 ///
-/// Not configurable yet: refused with 422 until per-blueprint RBAC lands.
+/// Admin or `<blueprint>-moderator`. Each grant given replaces the members it names (`roles`,
+/// `users`, `teams`, `ownedByTeam`, and for `read` a `policy`: a query over this blueprint
+/// with `{context: user | userTeams}` values); `updateProperties.<key>: null` drops that
+/// property's own grant. Named users and teams must exist. Answers the new permissions.
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])), request_body = Object,
-    responses((status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = PermissionsResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/permissions")]
 pub async fn patch_permissions(
     state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
-    _body: JsonBody,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_moderator(&path)?;
     let t = state.store.tenant(caller.org).await?;
-    blueprints::get(&t, &path).await?;
-    Err(ApiError::invalid(
-        "",
-        "blueprint permissions are not configurable yet: every credential of the org is an Admin",
-    ))
+    let all = portolan_store::search::blueprints(&t).await?;
+    let bp = all
+        .get(path.as_str())
+        .ok_or_else(|| portolan_store::StoreError::not_found("blueprint", path.as_str()))?;
+    let current = identity::blueprint_permissions(&t, &path).await?;
+    let (mut next, refs) = parse_blueprint_patch(&current, &body.0, bp, &all)?;
+    let mut issues = portolan_domain::Issues::default();
+    for (pointer, email) in &refs.users {
+        if identity::find_user(&t, email).await?.is_none() {
+            issues.push(pointer.as_str(), format!("no user `{email}`"));
+        }
+    }
+    let names: Vec<String> = refs.teams.iter().map(|(_, n)| n.clone()).collect();
+    let missing = identity::unknown_teams(&t, &names).await?;
+    for (pointer, name) in &refs.teams {
+        if missing.contains(name) {
+            issues.push(pointer.as_str(), format!("no team `{name}`"));
+        }
+    }
+    issues.into_result(()).map_err(ApiError::Invalid)?;
+    next.prune(bp);
+    identity::set_blueprint_permissions(&t, &path, &current, &next, &caller.actor).await?;
+    t.commit().await?;
+    Ok(ok("permissions", next.to_port(bp)))
 }

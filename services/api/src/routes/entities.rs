@@ -9,11 +9,13 @@ use portolan_store::entities::{self, ReadOptions, WriteMode, WriteOptions, Write
 use serde_json::{Value, json};
 
 use super::{envelope, ok, search};
+use crate::access;
 use crate::auth::Caller;
 use crate::body::{JsonBody, QueryPairs};
 use crate::error::{ApiError, ErrorBody};
 use crate::schemas::*;
 use crate::state::AppState;
+use crate::write_access::{self, PendingWrite};
 
 /// Most identifiers one bulk delete may name (Port's limit).
 const MAX_BULK_DELETE: usize = 100;
@@ -67,6 +69,27 @@ async fn write_one(
     let t = state.store.tenant(caller.org).await?;
     let resolved = search::resolve_entity_queries(&t, blueprint, body, &mut None).await?;
     let body = resolved.as_ref().unwrap_or(body);
+    write_access::check_teams(&t, body).await?;
+    let identifier = path_identifier.map(str::to_owned).or_else(|| {
+        body.get("identifier")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
+    let (_, mut refused) = write_access::check_writes(
+        &t,
+        caller,
+        blueprint,
+        opts.mode,
+        vec![PendingWrite {
+            index: 0,
+            body,
+            identifier,
+        }],
+    )
+    .await?;
+    if let Some((_, _, e)) = refused.pop() {
+        return Err(e);
+    }
     let input = match path_identifier {
         Some(id) => with_path_identifier(body, id)?,
         None => EntityInput::parse(body)?,
@@ -165,9 +188,9 @@ pub async fn bulk_entities(
         }
     };
     let t = state.store.tenant(caller.org).await?;
-    let mut reqs = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     let mut blueprints = None;
+    let mut bodies: Vec<(usize, Value)> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let resolved = match search::resolve_entity_queries(&t, &path, item, &mut blueprints).await
         {
@@ -178,14 +201,36 @@ pub async fn bulk_entities(
             }
             Err(e) => return Err(e),
         };
-        let item = resolved.as_ref().unwrap_or(item);
-        match EntityInput::parse(item) {
-            Ok(input) => reqs.push(WriteRequest { index, input }),
+        let item = resolved.unwrap_or_else(|| item.clone());
+        if let Err(e) = write_access::check_teams(&t, &item).await {
+            errors.push(bulk_error(index, identifier_of(&item), e));
+            continue;
+        }
+        bodies.push((index, item));
+    }
+    let pending = bodies
+        .iter()
+        .map(|(index, body)| PendingWrite {
+            index: *index,
+            body,
+            identifier: identifier_of(body),
+        })
+        .collect();
+    let (allowed, refused) =
+        write_access::check_writes(&t, &caller, &path, opts.mode, pending).await?;
+    for (index, identifier, e) in refused {
+        errors.push(bulk_error(index, identifier, e));
+    }
+    let mut reqs = Vec::with_capacity(allowed.len());
+    for w in allowed {
+        match EntityInput::parse(w.body) {
+            Ok(input) => reqs.push(WriteRequest {
+                index: w.index,
+                input,
+            }),
             Err(issues) => errors.push(bulk_error(
-                index,
-                item.get("identifier")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                w.index,
+                identifier_of(w.body),
                 ApiError::Invalid(issues),
             )),
         }
@@ -221,6 +266,12 @@ pub async fn bulk_entities(
     }))
 }
 
+fn identifier_of(body: &Value) -> Option<String> {
+    body.get("identifier")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 fn bulk_error(index: usize, identifier: Option<String>, e: ApiError) -> BulkError {
     let (status, code) = e.parts();
     BulkError {
@@ -251,7 +302,22 @@ pub async fn list_entities(
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
     let t = state.store.tenant(caller.org).await?;
-    Ok(ok("entities", entities::list(&t, &path, &opts).await?))
+    if caller.principal.moderates(&path) {
+        return Ok(ok("entities", entities::list(&t, &path, &opts).await?));
+    }
+    let blueprints = portolan_store::search::blueprints(&t).await?;
+    if !blueprints.contains_key(path.as_str()) {
+        return Err(portolan_store::StoreError::not_found("blueprint", path.as_str()).into());
+    }
+    let scope = access::read_scope(&t, &caller, &blueprints, &[path.to_string()]).await?;
+    let list = match (&scope.filter, scope.is_empty()) {
+        (_, true) => vec![],
+        (None, false) => entities::list(&t, &path, &opts).await?,
+        (Some(filter), false) => {
+            access::all_matching(&t, filter, &blueprints, &scope.candidates, &opts).await?
+        }
+    };
+    Ok(ok("entities", list))
 }
 
 /// Get an entity
@@ -270,6 +336,15 @@ pub async fn get_entity(
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
     let t = state.store.tenant(caller.org).await?;
+    if !caller.principal.moderates(&path.0) {
+        let blueprints = portolan_store::search::blueprints(&t).await?;
+        if !blueprints.contains_key(path.0.as_str()) {
+            return Err(portolan_store::StoreError::not_found("blueprint", path.0.as_str()).into());
+        }
+        if !access::can_read_entity(&t, &caller, &blueprints, &path.0, &path.1).await? {
+            return Err(portolan_store::StoreError::not_found("entity", path.1.as_str()).into());
+        }
+    }
     Ok(ok(
         "entity",
         entities::get(&t, &path.0, &path.1, &opts).await?,
@@ -342,6 +417,10 @@ pub async fn delete_entity(
 ) -> Result<HttpResponse, ApiError> {
     let delete_dependents = q.flag("delete_dependents")?;
     let t = state.store.tenant(caller.org).await?;
+    if delete_dependents {
+        caller.require_moderator(&path.0)?;
+    }
+    write_access::check_unregister(&t, &caller, &path.0, &path.1).await?;
     let deleted = entities::delete(&t, &path.0, &path.1, delete_dependents, &caller.actor).await?;
     t.commit().await?;
     let deleted: Vec<Value> = deleted
@@ -399,6 +478,12 @@ pub async fn bulk_delete_entities(
     unique.sort();
     unique.dedup();
     let t = state.store.tenant(caller.org).await?;
+    if delete_dependents {
+        caller.require_moderator(&path)?;
+    }
+    for id in &unique {
+        write_access::check_unregister(&t, &caller, &path, id).await?;
+    }
     let deleted =
         entities::bulk_delete(&t, &path, &unique, delete_dependents, &caller.actor).await?;
     t.commit().await?;

@@ -19,7 +19,10 @@ pub async fn list_migrations(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    Ok(ok("migrations", jobs::list(&t).await?))
+    let all = jobs::list(&t).await?;
+    // Admins see every migration; a moderator those of its blueprints; others none.
+    let visible: Vec<_> = all.into_iter().filter(|m| visible(&caller, m)).collect();
+    Ok(ok("migrations", visible))
 }
 
 /// Get a migration
@@ -32,7 +35,11 @@ pub async fn get_migration(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    Ok(ok("migration", jobs::get(&t, &path).await?))
+    let m = jobs::get(&t, &path).await?;
+    if !visible(&caller, &m) {
+        return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
+    }
+    Ok(ok("migration", m))
 }
 
 /// Cancel a migration
@@ -48,7 +55,19 @@ pub async fn cancel_migration(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
+    if !visible(&caller, &jobs::get(&t, &path).await?) {
+        return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
+    }
     let m = jobs::cancel(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("migration", m))
+}
+
+/// A migration is visible to Admins and to the moderators of its blueprint.
+fn visible(caller: &Caller, m: &serde_json::Value) -> bool {
+    m.get("sourceBlueprint")
+        .and_then(serde_json::Value::as_str)
+        .map_or(caller.principal.is_admin(), |bp| {
+            caller.principal.moderates(bp)
+        })
 }

@@ -4,13 +4,18 @@
 //!
 //! [`Caller`]: crate::auth::Caller
 
+pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod blueprints;
 pub mod entities;
 pub mod health;
 pub mod migrations;
+pub mod operator;
+pub mod organization;
 pub mod search;
+pub mod teams;
+pub mod users;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value};

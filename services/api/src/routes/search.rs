@@ -18,6 +18,7 @@ use portolan_store::entities::ReadOptions;
 use portolan_store::search::{self as store_search, Func, Position, SearchRequest, Sort, SortKey};
 use serde_json::{Map, Value, json};
 
+use crate::access;
 use crate::auth::Caller;
 use crate::body::{JsonBody, QueryPairs};
 use crate::error::{ApiError, ErrorBody};
@@ -32,22 +33,14 @@ const MAX_LIMIT: u64 = 1000;
 /// it, the request is refused with a hint to page (never a silently truncated answer).
 pub const MAX_UNPAGED: u64 = 10_000;
 
-/// The caller and "now", as queries see them. Users arrive with the identity issue; until
-/// then a caller has no user entity, so `{context: "user"}` values resolve to nothing.
-fn context() -> QueryContext {
-    QueryContext {
-        user: None,
-        teams: Vec::new(),
-        now: chrono::Utc::now().timestamp_micros(),
-    }
-}
-
-/// Parses and binds `q` against `blueprints`.
+/// Parses `q` against `blueprints` and binds it to the caller (`ctx`: its user and teams, and
+/// "now").
 fn parse_query(
     q: &Value,
     blueprints: &IndexMap<String, Blueprint>,
     blueprint: Option<&str>,
     pointer: &str,
+    ctx: &QueryContext,
 ) -> Result<Parsed, ApiError> {
     let parsed = query::parse(
         q,
@@ -58,7 +51,7 @@ fn parse_query(
         },
     )?;
     Ok(Parsed {
-        query: query::bind(&parsed.query, &context()),
+        query: query::bind(&parsed.query, ctx),
         blueprints: parsed.blueprints,
     })
 }
@@ -260,8 +253,15 @@ pub async fn search_blueprint(
     }
     let empty = json!({"combinator": "and", "rules": []});
     let raw_query = b.get("query").filter(|q| !q.is_null()).unwrap_or(&empty);
-    let parsed = parse_query(raw_query, &blueprints, Some(path.as_str()), "/query")?;
+    let parsed = parse_query(
+        raw_query,
+        &blueprints,
+        Some(path.as_str()),
+        "/query",
+        &caller.query_context(),
+    )?;
     let sort = parse_sort(b.get("sort"), &blueprints, &parsed.blueprints)?;
+    let scope = access::read_scope(&t, &caller, &blueprints, &parsed.blueprints).await?;
     let fp = fingerprint(&[
         path.as_str(),
         &raw_query.to_string(),
@@ -277,20 +277,27 @@ pub async fn search_blueprint(
             ));
         }
     };
-    let page = store_search::search(
-        &t,
-        &SearchRequest {
-            query: &parsed.query,
-            filter: None,
-            blueprints: &blueprints,
-            candidates: &parsed.blueprints,
-            sort,
-            after,
-            limit,
-            read: &read,
-        },
-    )
-    .await?;
+    let page = if scope.is_empty() {
+        store_search::Page {
+            entities: vec![],
+            next: None,
+        }
+    } else {
+        store_search::search(
+            &t,
+            &SearchRequest {
+                query: &parsed.query,
+                filter: scope.filter.as_ref(),
+                blueprints: &blueprints,
+                candidates: &scope.candidates,
+                sort,
+                after,
+                limit,
+                read: &read,
+            },
+        )
+        .await?
+    };
     let mut out = Map::new();
     out.insert("ok".into(), Value::Bool(true));
     out.insert("entities".into(), Value::Array(page.entities));
@@ -338,26 +345,34 @@ pub async fn search_entities(
     };
     let t = state.store.tenant(caller.org).await?;
     let blueprints = store_search::blueprints(&t).await?;
-    let parsed = parse_query(&body.0, &blueprints, None, "")?;
+    let parsed = parse_query(&body.0, &blueprints, None, "", &caller.query_context())?;
+    let scope = access::read_scope(&t, &caller, &blueprints, &parsed.blueprints).await?;
     let fp = fingerprint(&["*", &body.0.to_string()]);
     let after = match q.get("from") {
         None => None,
         Some(s) => Some(decode_cursor(s, fp, "/from")?),
     };
-    let page = store_search::search(
-        &t,
-        &SearchRequest {
-            query: &parsed.query,
-            filter: None,
-            blueprints: &blueprints,
-            candidates: &parsed.blueprints,
-            sort: None,
-            after,
-            limit: limit.unwrap_or(MAX_UNPAGED),
-            read: &read,
-        },
-    )
-    .await?;
+    let page = if scope.is_empty() {
+        store_search::Page {
+            entities: vec![],
+            next: None,
+        }
+    } else {
+        store_search::search(
+            &t,
+            &SearchRequest {
+                query: &parsed.query,
+                filter: scope.filter.as_ref(),
+                blueprints: &blueprints,
+                candidates: &scope.candidates,
+                sort: None,
+                after,
+                limit: limit.unwrap_or(MAX_UNPAGED),
+                read: &read,
+            },
+        )
+        .await?
+    };
     if limit.is_none() && page.next.is_some() {
         return Err(ApiError::InvalidParameter(format!(
             "more than {MAX_UNPAGED} entities match; page through them with ?limit= and ?from="
@@ -421,7 +436,14 @@ pub async fn aggregate(
     };
     let t = state.store.tenant(caller.org).await?;
     let blueprints = store_search::blueprints(&t).await?;
-    let parsed = parse_query(raw_query, &blueprints, None, "/query")?;
+    let parsed = parse_query(
+        raw_query,
+        &blueprints,
+        None,
+        "/query",
+        &caller.query_context(),
+    )?;
+    let scope = access::read_scope(&t, &caller, &blueprints, &parsed.blueprints).await?;
     let property = match (func, b.get("property")) {
         (Func::Count, None | Some(Value::Null)) => None,
         (_, Some(Value::String(p))) => {
@@ -457,16 +479,24 @@ pub async fn aggregate(
             ));
         }
     };
-    let result = store_search::aggregate(
-        &t,
-        &parsed.query,
-        None,
-        &blueprints,
-        &parsed.blueprints,
-        func,
-        property,
-    )
-    .await?;
+    let result = if scope.is_empty() {
+        match func {
+            Func::Count => Some(0.0),
+            Func::Sum => Some(0.0),
+            _ => None,
+        }
+    } else {
+        store_search::aggregate(
+            &t,
+            &parsed.query,
+            scope.filter.as_ref(),
+            &blueprints,
+            &scope.candidates,
+            func,
+            property,
+        )
+        .await?
+    };
     Ok(HttpResponse::Ok().json(json!({"ok": true, "result": result})))
 }
 
@@ -593,6 +623,11 @@ async fn lookup(
     pointer: &str,
     max: u64,
 ) -> Result<Vec<String>, ApiError> {
-    let parsed = parse_query(q, blueprints, Some(blueprint), pointer)?;
+    let ctx = QueryContext {
+        user: None,
+        teams: Vec::new(),
+        now: chrono::Utc::now().timestamp_micros(),
+    };
+    let parsed = parse_query(q, blueprints, Some(blueprint), pointer, &ctx)?;
     Ok(store_search::identifiers(t, &parsed.query, blueprints, &parsed.blueprints, max).await?)
 }

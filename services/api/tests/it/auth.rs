@@ -120,7 +120,7 @@ async fn tokens_of_unknown_keys_are_refused_and_keys_added_by_another_instance_a
         std::time::Duration::from_secs(600),
     )
     .unwrap();
-    let token = issuer.issue(app.org.0, "someone").unwrap().token;
+    let token = issuer.issue(app.org.0, &app.client_id).unwrap().token;
     // Signed by a key this deployment never had: refused.
     app.call_as(&token, Method::GET, "/v1/blueprints", None)
         .await
@@ -145,7 +145,7 @@ async fn tokens_of_unknown_keys_are_refused_and_keys_added_by_another_instance_a
         std::time::Duration::from_secs(600),
     )
     .unwrap()
-    .issue(app.org.0, "someone")
+    .issue(app.org.0, &app.client_id)
     .unwrap()
     .token;
     app.call_as(&other, Method::GET, "/v1/blueprints", None)

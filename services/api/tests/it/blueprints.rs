@@ -328,24 +328,73 @@ async fn delete_refuses_while_entities_or_relations_depend_on_it() {
 }
 
 #[tokio::test]
-async fn permissions_show_the_effective_defaults_and_refuse_changes() {
+async fn permissions_show_the_effective_defaults_and_validate_changes() {
     let app = spawn_app().await;
     catalog(&app).await;
     let p = app
         .get("/v1/blueprints/service/permissions")
         .await
         .expect(200, None);
-    assert!(
-        p["permissions"]["entities"]["updateProperties"]
-            .get("language")
-            .is_some()
+    assert_eq!(
+        p["permissions"]["entities"]["updateProperties"]["language"]["roles"],
+        json!(["Admin", "service-moderator"])
     );
-    app.patch(
-        "/v1/blueprints/service/permissions",
-        json!({"entities": {}}),
-    )
-    .await
-    .expect(422, Some("invalid_request"));
+    assert_eq!(
+        p["permissions"]["entities"]["read"]["roles"],
+        json!(["Admin", "Member", "service-moderator"])
+    );
+    let bad = app
+        .patch(
+            "/v1/blueprints/service/permissions",
+            json!({"entities": {"register": {"roles": ["Owner"]}, "updateProperties": {"nope": {"roles": []}},
+                   "read": {"policy": {"combinator": "and", "rules": [{"property": "ghost", "operator": "=", "value": 1}]}}}}),
+        )
+        .await
+        .expect(422, Some("invalid_request"));
+    let pointers: Vec<&str> = bad["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pointer"].as_str().unwrap())
+        .collect();
+    assert!(pointers.contains(&"/entities/register/roles/0"), "{bad}");
+    assert!(
+        pointers.contains(&"/entities/updateProperties/nope"),
+        "{bad}"
+    );
+    assert!(
+        pointers
+            .iter()
+            .any(|p| p.starts_with("/entities/read/policy")),
+        "{bad}"
+    );
+    // Nothing changed.
+    let again = app
+        .get("/v1/blueprints/service/permissions")
+        .await
+        .expect(200, None);
+    assert_eq!(again, p);
+    let changed = app
+        .patch(
+            "/v1/blueprints/service/permissions",
+            json!({"entities": {"register": {"roles": ["Member"]}, "updateProperties": {"language": {"ownedByTeam": true}}}}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(
+        changed["permissions"]["entities"]["register"]["roles"],
+        json!(["Member"])
+    );
+    assert_eq!(
+        changed["permissions"]["entities"]["updateProperties"]["language"]["ownedByTeam"],
+        json!(true)
+    );
+    assert_eq!(
+        app.get("/v1/blueprints/service/permissions")
+            .await
+            .expect(200, None),
+        changed
+    );
     app.get("/v1/blueprints/ghost/permissions")
         .await
         .expect(404, Some("not_found"));

@@ -16,6 +16,9 @@ async fn seed(app: &TestApp) {
 async fn create_then_409_then_upsert_replaces_and_merge_merges() {
     let app = spawn_app().await;
     seed(&app).await;
+    app.post("/v1/teams", json!({"name": "platform"}))
+        .await
+        .expect(201, None);
     let e = app
         .post("/v1/blueprints/service/entities",
             json!({"identifier": "api", "title": "API", "team": "platform",

@@ -63,6 +63,11 @@ pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Te
         bootstrap_client_id: Some(format!("test-{}", portolan_test_support::unique_suffix())),
         bootstrap_client_secret: Some(SecretString::from("s3cret-for-tests-only".to_owned())),
         shutdown_timeout_secs: 5,
+        // A key per test: never a key file in the working directory.
+        secrets_keys: Some(SecretString::from(format!(
+            "test:{}",
+            portolan_auth::seal::generate_key_base64().expose_secret()
+        ))),
         ..Config::default()
     };
     tweak(&mut config);
@@ -243,6 +248,49 @@ impl TestApp {
             .await
             .expect("create org");
         (org, get_token(&self.client, &self.base, &id, secret).await)
+    }
+
+    /// Invites a user with `roles` and `teams` (the teams are created when missing), accepts
+    /// the invitation with a password, and returns a token for the user.
+    pub async fn user_token(&self, email: &str, roles: &[&str], teams: &[&str]) -> String {
+        for team in teams {
+            let res = self.post("/v1/teams", json!({"name": team})).await;
+            assert!(
+                res.status.as_u16() == 201 || res.status.as_u16() == 409,
+                "create team {team}: {:?}",
+                res.body
+            );
+        }
+        let invited = self
+            .post(
+                "/v1/users/invite",
+                json!({"invitee": {"email": email, "roles": roles, "teams": teams}}),
+            )
+            .await
+            .expect(201, None);
+        let invite = invited["inviteToken"].as_str().expect("inviteToken");
+        let res = self
+            .client
+            .post(self.url("/v1/auth/accept-invite"))
+            .json(&json!({"inviteToken": invite, "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("accept invite");
+        assert_eq!(res.status(), StatusCode::OK, "accept invite");
+        let body: Value = res.json().await.expect("json");
+        body["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned()
+    }
+
+    /// A token for a Member of this app's org (no teams).
+    pub async fn member_token(&self) -> String {
+        let email = format!(
+            "member-{}@example.com",
+            portolan_test_support::unique_suffix()
+        );
+        self.user_token(&email, &["Member"], &[]).await
     }
 
     /// Creates a blueprint, asserting 201.

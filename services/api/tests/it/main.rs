@@ -11,6 +11,8 @@ mod blueprints;
 mod entities;
 mod http;
 mod isolation;
+mod limits;
 mod migrations;
 mod openapi;
+mod organization;
 mod search;

@@ -22,6 +22,11 @@ async fn seed(app: &TestApp) {
         ("jobs", "python", 9000, "core", vec!["api"]),
         ("cron", "rust", 9100, "core", vec!["jobs"]),
     ];
+    for team in ["core", "edge"] {
+        app.post("/v1/teams", json!({"name": team}))
+            .await
+            .expect(201, None);
+    }
     for (id, lang, port, owner, deps) in services {
         app.post(
             "/v1/blueprints/service/entities",

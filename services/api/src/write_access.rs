@@ -1,0 +1,206 @@
+//! Write permissions on entities: `register`, `update` (with per-property and per-relation
+//! grants) and `unregister`, decided by `portolan_domain::permission` on the stored entity
+//! and the request. Also the rule that holds for everyone: an entity's `team` values name
+//! existing teams.
+
+use portolan_domain::Issues;
+use portolan_domain::permission::{
+    BlueprintPermissions, Decision, EntityChange, can_register, can_unregister, can_update,
+};
+use portolan_store::Tenant;
+use portolan_store::entities::{self, ReadOptions, WriteMode};
+use portolan_store::identity::{blueprint_permissions, unknown_teams};
+use serde_json::{Map, Value};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// An entity write to check: its index in the request, its body (queries resolved) and its
+/// identifier (when known before the write).
+pub struct PendingWrite<'a> {
+    pub index: usize,
+    pub body: &'a Value,
+    pub identifier: Option<String>,
+}
+
+/// The owning teams of a body's `team` (a string, an array or absent).
+fn teams_of(v: Option<&Value>) -> Option<Vec<String>> {
+    match v {
+        None => None,
+        Some(Value::Null) => Some(vec![]),
+        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        Some(_) => Some(vec![]),
+    }
+}
+
+/// 422 when a write names teams that do not exist.
+pub async fn check_teams(t: &Tenant, body: &Value) -> Result<(), ApiError> {
+    let Some(teams) = teams_of(body.get("team")) else {
+        return Ok(());
+    };
+    let missing = unknown_teams(t, &teams).await?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut issues = Issues::default();
+    issues.push(
+        "/team",
+        format!(
+            "no team named {} (create it with POST /v1/teams)",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    Err(ApiError::Invalid(issues))
+}
+
+/// The keys of `given` whose value differs from `before` (a missing key counts as `null`);
+/// with `replace`, also the keys of `before` that `given` drops.
+fn changed_keys(before: Option<&Value>, given: Option<&Value>, replace: bool) -> Vec<String> {
+    let empty = Map::new();
+    let before = before.and_then(Value::as_object).unwrap_or(&empty);
+    let given_map = given.and_then(Value::as_object);
+    let mut out = Vec::new();
+    if let Some(g) = given_map {
+        for (k, v) in g {
+            let old = before.get(k).unwrap_or(&Value::Null);
+            if old != v {
+                out.push(k.clone());
+            }
+        }
+    }
+    if replace {
+        for (k, v) in before {
+            let dropped = given_map.is_none_or(|g| !g.contains_key(k));
+            if dropped && !v.is_null() && !out.contains(k) {
+                out.push(k.clone());
+            }
+        }
+    }
+    out
+}
+
+fn change_of(before: &Value, body: &Value, mode: WriteMode) -> EntityChange {
+    let replace = mode == WriteMode::Replace;
+    let teams_before = teams_of(before.get("team")).unwrap_or_default();
+    let teams_after = match teams_of(body.get("team")) {
+        Some(t) => t,
+        None if replace => vec![],
+        None => teams_before.clone(),
+    };
+    let meta_changed = |key: &str| match body.get(key) {
+        Some(v) => before.get(key).unwrap_or(&Value::Null) != v,
+        None => replace && !before.get(key).unwrap_or(&Value::Null).is_null(),
+    };
+    EntityChange {
+        teams_before,
+        teams_after,
+        metadata: meta_changed("title") || meta_changed("icon"),
+        properties: changed_keys(before.get("properties"), body.get("properties"), replace),
+        relations: changed_keys(before.get("relations"), body.get("relations"), replace),
+    }
+}
+
+/// Which of `writes` the caller may make; the others come back as 403 errors with their
+/// index. Admins and the blueprint's moderators skip the per-entity checks.
+pub async fn check_writes<'a>(
+    t: &Tenant,
+    caller: &Caller,
+    blueprint: &str,
+    mode: WriteMode,
+    writes: Vec<PendingWrite<'a>>,
+) -> Result<
+    (
+        Vec<PendingWrite<'a>>,
+        Vec<(usize, Option<String>, ApiError)>,
+    ),
+    ApiError,
+> {
+    if caller.principal.moderates(blueprint) {
+        return Ok((writes, vec![]));
+    }
+    let perms = blueprint_permissions(t, blueprint).await?;
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
+    for w in writes {
+        let decision = decide(t, caller, &perms, blueprint, mode, &w).await?;
+        match decision {
+            Decision::Allow => allowed.push(w),
+            Decision::Deny(message) => {
+                refused.push((w.index, w.identifier.clone(), ApiError::Forbidden(message)));
+            }
+        }
+    }
+    Ok((allowed, refused))
+}
+
+async fn decide(
+    t: &Tenant,
+    caller: &Caller,
+    perms: &BlueprintPermissions,
+    blueprint: &str,
+    mode: WriteMode,
+    w: &PendingWrite<'_>,
+) -> Result<Decision, ApiError> {
+    let before = match &w.identifier {
+        Some(id) => match entities::get(t, blueprint, id, &ReadOptions::default()).await {
+            Ok(v) => Some(v),
+            Err(portolan_store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    Ok(match before {
+        None => can_register(
+            &caller.principal,
+            perms,
+            blueprint,
+            &teams_of(w.body.get("team")).unwrap_or_default(),
+        ),
+        // A plain create of an existing identifier fails with 409 in the store; judge it
+        // as the registration it is.
+        Some(_) if mode == WriteMode::Create => can_register(
+            &caller.principal,
+            perms,
+            blueprint,
+            &teams_of(w.body.get("team")).unwrap_or_default(),
+        ),
+        Some(before) => can_update(
+            &caller.principal,
+            perms,
+            blueprint,
+            &change_of(&before, w.body, mode),
+        ),
+    })
+}
+
+/// May the caller delete entity `identifier` of `blueprint`? 404 when it does not exist.
+pub async fn check_unregister(
+    t: &Tenant,
+    caller: &Caller,
+    blueprint: &str,
+    identifier: &str,
+) -> Result<(), ApiError> {
+    if caller.principal.moderates(blueprint) {
+        return Ok(());
+    }
+    let before = entities::get(t, blueprint, identifier, &ReadOptions::default()).await?;
+    let perms = blueprint_permissions(t, blueprint).await?;
+    match can_unregister(
+        &caller.principal,
+        &perms,
+        blueprint,
+        &teams_of(before.get("team")).unwrap_or_default(),
+    ) {
+        Decision::Allow => Ok(()),
+        Decision::Deny(m) => Err(ApiError::Forbidden(m)),
+    }
+}
