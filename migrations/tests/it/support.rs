@@ -20,6 +20,11 @@ pub const TABLES: &[&str] = &[
     "events",
     "data_migrations",
     "entity_values",
+    "users",
+    "teams",
+    "team_members",
+    "permissions",
+    "org_secrets",
 ];
 
 /// Runs `f` on an empty PostgreSQL database and on an empty SQLite file, concurrently; fails

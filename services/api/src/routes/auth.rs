@@ -238,12 +238,24 @@ pub async fn login(
         .await;
         return Err(refused());
     }
+    throttle.succeeded().await;
+    user_signed_in(&state, &user, &who, "password").await
+}
+
+/// The end of every user sign-in: the org must be active; a token for the user's current
+/// version; the time noted; the sign-in recorded.
+async fn user_signed_in(
+    state: &AppState,
+    user: &portolan_store::models::user::Model,
+    who: &Actor,
+    method: &str,
+) -> Result<HttpResponse, ApiError> {
+    let org = OrgId(user.org_id);
     if !state.store.organization_active(org).await? {
         return Err(ApiError::Unauthorized(
             "the organization is not active".into(),
         ));
     }
-    throttle.succeeded().await;
     let issued = state
         .issuer()
         .issue_as(
@@ -255,12 +267,12 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(format!("cannot sign a token: {e}")))?;
     state.store.touch_login(user.id).await?;
     audit(
-        &state,
+        state,
         org,
-        &who,
+        who,
         ResourceType::User,
         &user.email,
-        "password",
+        method,
         None,
     )
     .await;
@@ -376,30 +388,5 @@ pub async fn sso(
             "no active user with this email in the organization".into(),
         ));
     };
-    if !state.store.organization_active(org).await? {
-        return Err(ApiError::Unauthorized(
-            "the organization is not active".into(),
-        ));
-    }
-    let issued = state
-        .issuer()
-        .issue_as(
-            user.org_id,
-            &user.id.to_string(),
-            KIND_USER,
-            user.token_version,
-        )
-        .map_err(|e| ApiError::Internal(format!("cannot sign a token: {e}")))?;
-    state.store.touch_login(user.id).await?;
-    audit(
-        &state,
-        org,
-        &who,
-        ResourceType::User,
-        &user.email,
-        "sso",
-        None,
-    )
-    .await;
-    Ok(token_response(issued))
+    user_signed_in(&state, &user, &who, "sso").await
 }
