@@ -12,8 +12,9 @@
 //!   (`ownedByTeam`) or matching the read `policy`, ORed; otherwise nothing.
 //! - Updating: metadata (`title`, `icon`, `team`) needs `update`; a property or relation needs
 //!   its `updateProperties` / `updateRelations` grant when one is set for it, else `update`.
-//!   A change of `team` must pass for the teams before and after (nobody hands an entity to a
-//!   team through a grant that only their own team's ownership gave them).
+//!   A change of `team` must pass for the teams before and after, and a caller whose grant
+//!   comes only from its teams' ownership may not add a team it is not in (nobody hands an
+//!   entity to, or shares it with, another team through their own team's ownership).
 //! - Registering needs `register`, with ownership judged on the new entity's teams;
 //!   unregistering needs `unregister`, judged on the stored entity's teams.
 

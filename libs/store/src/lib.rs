@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portolan_migrations::MigratorTrait;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 pub use error::StoreError;
 pub use portolan_domain::OrgId;
@@ -66,37 +66,63 @@ impl Store {
         if backend == Backend::Sqlite {
             ensure_sqlite_dir(url)?;
         }
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
-        match backend {
+        // The pools are built here rather than by `Database::connect`, whose trace span
+        // prints its options, URL and password included.
+        let db = match backend {
             Backend::Sqlite => {
                 // Set on the connect options so that every (re)opened connection has them.
                 // `synchronous=FULL`: an acknowledged write survives a crash of the machine too.
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                opts.max_connections(1)
+                use sea_orm::sqlx::ConnectOptions as _;
+                use sea_orm::sqlx::sqlite::{
+                    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+                };
+                let opts = url
+                    .parse::<SqliteConnectOptions>()
+                    .map_err(|e| StoreError::Internal(format!("invalid SQLite URL: {e}")))?
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+                    .disable_statement_logging();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
                     .min_connections(1)
-                    .map_sqlx_sqlite_opts(|o| {
-                        o.journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(SqliteSynchronous::Full)
-                            .foreign_keys(true)
-                            .busy_timeout(Duration::from_secs(5))
-                    });
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+                            e.into(),
+                        )))
+                    })?;
+                sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
             }
             Backend::Postgres => {
                 // Plan every statement with its actual parameters. The writes look rows up by
                 // lists of up to 1,000 keys; a cached generic plan cannot use the index for
                 // such a list and scans the blueprint's rows instead (hundreds of ms a batch,
                 // measured in docs/benchmarks.md), while planning costs well under a ms.
-                opts.max_connections(max_connections.max(1))
+                use sea_orm::sqlx::ConnectOptions as _;
+                use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+                let opts = url
+                    .parse::<PgConnectOptions>()
+                    .map_err(|_| StoreError::Internal("invalid PostgreSQL URL (not shown)".into()))?
+                    .options([("plan_cache_mode", "force_custom_plan")])
+                    .disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections.max(1))
                     .min_connections(1)
-                    .map_sqlx_postgres_opts(|o| {
-                        o.options([("plan_cache_mode", "force_custom_plan")])
-                    });
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| {
+                        StoreError::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+                            e.into(),
+                        )))
+                    })?;
+                sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
             }
-        }
-        let db = Database::connect(opts).await?;
+        };
         Ok(Store {
             db,
             backend,

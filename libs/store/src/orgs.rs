@@ -237,10 +237,27 @@ impl Store {
         Ok(updated)
     }
 
-    /// Deletes an organization and everything it owns, in one transaction.
+    /// Deletes an organization and everything it owns, in one transaction. A writer of the
+    /// org committing between two of its statements (a running job, a request in flight)
+    /// makes the transaction fail on a foreign key; it is then retried, a few times.
     pub async fn delete_organization(&self, org: OrgId) -> Result<(), StoreError> {
-        use sea_orm::{ConnectionTrait, Statement};
         self.organization(org).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.delete_organization_once(org).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, %org, attempt, "deleting an organization raced a writer; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn delete_organization_once(&self, org: OrgId) -> Result<(), StoreError> {
+        use sea_orm::{ConnectionTrait, Statement};
         let tx = self.db.begin().await?;
         let backend = tx.get_database_backend();
         let ph = if self.backend == crate::Backend::Postgres {
@@ -248,6 +265,16 @@ impl Store {
         } else {
             "?"
         };
+        if self.backend == crate::Backend::Postgres {
+            // New writers of the org wait for this transaction (they insert events, whose
+            // foreign key takes a share lock on the org row), then fail on the missing org.
+            tx.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT id FROM organizations WHERE id = {ph} FOR UPDATE"),
+                [org.0.into()],
+            ))
+            .await?;
+        }
         for table in ORG_TABLES_CHILDREN_FIRST {
             tx.execute_raw(Statement::from_sql_and_values(
                 backend,

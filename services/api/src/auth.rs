@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
@@ -77,6 +78,32 @@ impl Caller {
     }
 }
 
+/// The caller, when a middleware already authenticated the request (the extractor reuses it).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedCaller(pub Caller);
+
+/// Authenticates `req` in full (token and the live credential or user behind it).
+pub async fn authenticate_request(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
+    let token = bearer(req)?;
+    let verified = req
+        .extensions()
+        .get::<VerifiedClaims>()
+        .map(|v| v.0.clone());
+    authenticate(state, &token, verified, user_agent(req)).await
+}
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(500).collect::<String>())
+}
+
+/// Claims the rate-limit middleware already verified for this request (signature, dates,
+/// issuer, audience), so the extractor does not verify the token twice.
+#[derive(Debug, Clone)]
+pub struct VerifiedClaims(pub portolan_auth::jwt::Claims);
+
 fn invalid() -> ApiError {
     ApiError::Unauthorized("invalid token".into())
 }
@@ -88,9 +115,10 @@ fn invalid() -> ApiError {
 async fn authenticate(
     state: &AppState,
     token: &str,
+    verified: Option<portolan_auth::jwt::Claims>,
     user_agent: Option<String>,
 ) -> Result<Caller, ApiError> {
-    let claims = match state.verifier.verify(token) {
+    let claims = match verified.map_or_else(|| state.verifier.verify(token), Ok) {
         Err(AuthError::UnknownKid(kid)) => {
             // Another instance may have rotated in a new key: reload once.
             load_public_keys(&state.store, &state.verifier).await?;
@@ -203,17 +231,21 @@ impl FromRequest for Caller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(done) = req.extensions().get::<AuthenticatedCaller>() {
+            let caller = done.0.clone();
+            return Box::pin(async move { Ok(caller) });
+        }
         let state = req.app_data::<Data<AppState>>().cloned();
         let token = bearer(req);
-        let user_agent = req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(500).collect::<String>());
+        let verified = req
+            .extensions()
+            .get::<VerifiedClaims>()
+            .map(|v| v.0.clone());
+        let user_agent = user_agent(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            authenticate(&state, &token?, user_agent).await
+            authenticate(&state, &token?, verified, user_agent).await
         })
     }
 }

@@ -133,11 +133,15 @@ fn is_token_route(path: &str) -> bool {
     path.starts_with("/v1/auth/")
 }
 
-/// Routes whose bodies carry secrets (sign-in, passwords, organization secret values): no
-/// idempotency record (not even a hash of the body) is kept for them.
+/// Routes whose bodies or answers carry secrets (sign-in, passwords, organization secret
+/// values, new client secrets, invitations): no idempotency record (neither the answer nor a
+/// hash of the body) is kept for them.
 fn carries_secrets(path: &str) -> bool {
     is_token_route(path)
         || path.starts_with("/v1/organization/secrets")
+        || path.starts_with("/v1/apps")
+        || path.starts_with("/v1/rotate-credentials/")
+        || path == "/v1/users/invite"
         || (path.starts_with("/v1/users/") && path.ends_with("/password"))
 }
 
@@ -168,6 +172,9 @@ pub fn bucket(req: &ServiceRequest, state: &AppState) -> Bucket {
             })
             .map(str::trim);
         if let Some(claims) = token.and_then(|t| state.verifier.verify(t).ok()) {
+            // The `Caller` extractor reuses these claims instead of verifying twice.
+            req.extensions_mut()
+                .insert(crate::auth::VerifiedClaims(claims.clone()));
             return Bucket::Org {
                 org: claims.org,
                 subject: claims.sub,
@@ -288,6 +295,23 @@ async fn idempotent(
     }) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    // Only a caller that authenticates now (its credential or user still live) has answers
+    // stored or replayed, under its own identity; any other request runs as if it had no key
+    // (and its handler answers 401).
+    if !matches!(bucket, Bucket::Org { .. }) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let caller = match crate::auth::authenticate_request(req.request(), state).await {
+        Ok(c) => c,
+        Err(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
+    };
+    let bucket = &Bucket::Org {
+        org: caller.org.0,
+        subject: caller.principal.id.clone(),
+        class: route_class(req.path()),
+    };
+    req.extensions_mut()
+        .insert(crate::auth::AuthenticatedCaller(caller));
     let key = match raw.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN => k.to_owned(),
         _ => {

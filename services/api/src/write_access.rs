@@ -3,7 +3,9 @@
 //! and the request. Also the rule that holds for everyone: an entity's `team` values name
 //! existing teams.
 
+use indexmap::IndexMap;
 use portolan_domain::Issues;
+use portolan_domain::blueprint::Blueprint;
 use portolan_domain::permission::{
     BlueprintPermissions, Decision, EntityChange, can_register, can_unregister, can_update,
 };
@@ -128,20 +130,37 @@ pub async fn check_writes<'a>(
         return Ok((writes, vec![]));
     }
     let perms = blueprint_permissions(t, blueprint).await?;
+    let mut blueprints = None;
     let mut allowed = Vec::new();
     let mut refused = Vec::new();
     for w in writes {
-        let decision = decide(t, caller, &perms, blueprint, mode, &w).await?;
-        match decision {
-            Decision::Allow => allowed.push(w),
-            Decision::Deny(message) => {
-                refused.push((w.index, w.identifier.clone(), ApiError::Forbidden(message)));
-            }
+        match decide(t, caller, &perms, blueprint, mode, &w, &mut blueprints).await? {
+            Ok(()) => allowed.push(w),
+            Err(e) => refused.push((w.index, w.identifier.clone(), e)),
         }
     }
     Ok((allowed, refused))
 }
 
+/// May the caller read entity `id`? (Loads the org's blueprints once per request.)
+async fn readable(
+    t: &Tenant,
+    caller: &Caller,
+    blueprint: &str,
+    id: &str,
+    blueprints: &mut Option<IndexMap<String, Blueprint>>,
+) -> Result<bool, ApiError> {
+    if blueprints.is_none() {
+        *blueprints = Some(portolan_store::search::blueprints(t).await?);
+    }
+    match blueprints.as_ref() {
+        Some(all) => crate::access::can_read_entity(t, caller, all, blueprint, id).await,
+        None => Ok(false),
+    }
+}
+
+/// `Ok(Ok(()))` when allowed; `Ok(Err(e))` with the refusal: 403, or 404 for an entity the
+/// caller may not read (a write never confirms that such an entity exists).
 async fn decide(
     t: &Tenant,
     caller: &Caller,
@@ -149,7 +168,8 @@ async fn decide(
     blueprint: &str,
     mode: WriteMode,
     w: &PendingWrite<'_>,
-) -> Result<Decision, ApiError> {
+    blueprints: &mut Option<IndexMap<String, Blueprint>>,
+) -> Result<Result<(), ApiError>, ApiError> {
     let before = match &w.identifier {
         Some(id) => match entities::get(t, blueprint, id, &ReadOptions::default()).await {
             Ok(v) => Some(v),
@@ -158,7 +178,16 @@ async fn decide(
         },
         None => None,
     };
-    Ok(match before {
+    if let (Some(_), Some(id)) = (&before, &w.identifier)
+        && !readable(t, caller, blueprint, id, blueprints).await?
+    {
+        return Ok(Err(portolan_store::StoreError::not_found(
+            "entity",
+            id.as_str(),
+        )
+        .into()));
+    }
+    let decision = match before {
         None => can_register(
             &caller.principal,
             perms,
@@ -173,12 +202,23 @@ async fn decide(
             blueprint,
             &teams_of(w.body.get("team")).unwrap_or_default(),
         ),
-        Some(before) => can_update(
-            &caller.principal,
-            perms,
-            blueprint,
-            &change_of(&before, w.body, mode),
-        ),
+        Some(before) => {
+            let mut change = change_of(&before, w.body, mode);
+            // A write that changes nothing still touches the entity (and a write the store
+            // sees differently would change it): it needs the `update` grant at least.
+            if !change.metadata
+                && change.properties.is_empty()
+                && change.relations.is_empty()
+                && change.teams_before == change.teams_after
+            {
+                change.metadata = true;
+            }
+            can_update(&caller.principal, perms, blueprint, &change)
+        }
+    };
+    Ok(match decision {
+        Decision::Allow => Ok(()),
+        Decision::Deny(message) => Err(ApiError::Forbidden(message)),
     })
 }
 
@@ -193,6 +233,9 @@ pub async fn check_unregister(
         return Ok(());
     }
     let before = entities::get(t, blueprint, identifier, &ReadOptions::default()).await?;
+    if !readable(t, caller, blueprint, identifier, &mut None).await? {
+        return Err(portolan_store::StoreError::not_found("entity", identifier).into());
+    }
     let perms = blueprint_permissions(t, blueprint).await?;
     match can_unregister(
         &caller.principal,

@@ -117,7 +117,16 @@ pub fn can_update(
     if (change.metadata || team_changed) && !passes(&perms.update, p, before) {
         return refuse("the title, icon or team".into());
     }
-    if team_changed && !passes(&perms.update, p, &change.teams_after) {
+    // Without an unconditional grant, a caller updates through its teams' ownership: it may
+    // not hand the entity to, or share it with, a team it is not in.
+    let adds_foreign_team = change
+        .teams_after
+        .iter()
+        .any(|t| !change.teams_before.contains(t) && !p.teams.contains(t));
+    if team_changed
+        && !passes_unconditionally(&perms.update, p)
+        && (adds_foreign_team || !passes(&perms.update, p, &change.teams_after))
+    {
         return Decision::Deny(format!(
             "you may not give entities of blueprint `{blueprint}` to a team you could not update them in"
         ));

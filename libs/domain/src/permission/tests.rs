@@ -571,8 +571,15 @@ fn update_decisions() {
             DenyMeta,
         ),
         (
-            "team added to own entity",
+            "a team the caller is not in added to its entity",
             ann(),
+            update_perms(owned(), &[], &[]),
+            move_to(&["alpha"], &["alpha", "beta"]),
+            DenyGiveAway,
+        ),
+        (
+            "another of the caller's teams added to its entity",
+            cat(),
             update_perms(owned(), &[], &[]),
             move_to(&["alpha"], &["alpha", "beta"]),
             Allow,

@@ -136,3 +136,60 @@ async fn signing_keys_are_listed_newest_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deleting_an_organization_removes_everything_it_owns_and_nothing_else() {
+    use portolan_store::entities::WriteMode;
+    use portolan_store::identity::{self, NewUser, TeamInput};
+    crate::support::both(|store| async move {
+        let a = crate::support::new_org(&store).await;
+        let b = crate::support::new_org(&store).await;
+        for org in [a, b] {
+            crate::support::create_blueprints(
+                &store,
+                org,
+                &[crate::support::domain_bp(), crate::support::team_bp(), crate::support::service_bp()],
+            )
+            .await;
+            let t = crate::support::tenant(&store, org).await;
+            identity::create_team(&t, "alpha", TeamInput::default(), &crate::support::actor())
+                .await
+                .expect("team");
+            identity::create_user(
+                &t,
+                NewUser {
+                    email: "ann@example.com".into(),
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    roles: vec!["Member".into()],
+                    teams: vec!["alpha".into()],
+                    status: "Active".into(),
+                    password_hash: None,
+                    provider: "password".into(),
+                },
+                &crate::support::actor(),
+            )
+            .await
+            .expect("user");
+            crate::support::write_ok(&t, "team", serde_json::json!({"identifier": "core", "team": ["alpha"]}), WriteMode::Create).await;
+            crate::support::write_ok(
+                &t,
+                "service",
+                serde_json::json!({"identifier": "api", "properties": {"language": "rust"}, "relations": {"team": "core"}}),
+                WriteMode::Create,
+            )
+            .await;
+            t.commit().await.expect("commit");
+        }
+        store.delete_organization(a).await.expect("delete org A");
+        assert!(store.organization(a).await.is_err(), "A is gone");
+        let t = crate::support::tenant(&store, b).await;
+        assert_eq!(identity::list_users(&t).await.expect("users").len(), 1, "B keeps its users");
+        assert_eq!(
+            portolan_store::entities::count(&t, "service").await.expect("count"),
+            1,
+            "B keeps its entities"
+        );
+    })
+    .await;
+}

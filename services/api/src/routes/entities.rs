@@ -67,7 +67,7 @@ async fn write_one(
     opts: WriteOptions,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    let resolved = search::resolve_entity_queries(&t, blueprint, body, &mut None).await?;
+    let resolved = search::resolve_entity_queries(&t, caller, blueprint, body, &mut None).await?;
     let body = resolved.as_ref().unwrap_or(body);
     write_access::check_teams(&t, body).await?;
     let identifier = path_identifier.map(str::to_owned).or_else(|| {
@@ -192,15 +192,15 @@ pub async fn bulk_entities(
     let mut blueprints = None;
     let mut bodies: Vec<(usize, Value)> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let resolved = match search::resolve_entity_queries(&t, &path, item, &mut blueprints).await
-        {
-            Ok(r) => r,
-            Err(e @ ApiError::Invalid(_)) => {
-                errors.push(bulk_error(index, None, e));
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
+        let resolved =
+            match search::resolve_entity_queries(&t, &caller, &path, item, &mut blueprints).await {
+                Ok(r) => r,
+                Err(e @ ApiError::Invalid(_)) => {
+                    errors.push(bulk_error(index, None, e));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
         let item = resolved.unwrap_or_else(|| item.clone());
         if let Err(e) = write_access::check_teams(&t, &item).await {
             errors.push(bulk_error(index, identifier_of(&item), e));

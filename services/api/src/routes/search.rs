@@ -509,6 +509,7 @@ const MAX_RELATION_MATCHES: u64 = 100;
 /// Bodies without queries are returned untouched (and cost nothing).
 pub(crate) async fn resolve_entity_queries(
     t: &Tenant,
+    caller: &Caller,
     blueprint: &str,
     item: &Value,
     cache: &mut Option<IndexMap<String, Blueprint>>,
@@ -535,7 +536,7 @@ pub(crate) async fn resolve_entity_queries(
     };
     let mut out = o.clone();
     if let Some(q) = o.get("identifier").filter(|v| query::is_query(v)) {
-        let ids = lookup(t, blueprints, blueprint, q, "/identifier", 2).await?;
+        let ids = lookup(t, caller, blueprints, blueprint, q, "/identifier", 2).await?;
         match ids.as_slice() {
             [one] => {
                 out.insert("identifier".into(), Value::String(one.clone()));
@@ -561,7 +562,16 @@ pub(crate) async fn resolve_entity_queries(
                 "a team query searches the `_team` blueprint, which this organization does not have",
             ));
         }
-        let ids = lookup(t, blueprints, "_team", q, "/team", MAX_RELATION_MATCHES + 1).await?;
+        let ids = lookup(
+            t,
+            caller,
+            blueprints,
+            "_team",
+            q,
+            "/team",
+            MAX_RELATION_MATCHES + 1,
+        )
+        .await?;
         if ids.len() as u64 > MAX_RELATION_MATCHES {
             return Err(ApiError::invalid(
                 "/team",
@@ -584,7 +594,7 @@ pub(crate) async fn resolve_entity_queries(
                 ));
             };
             let max = if def.many { MAX_RELATION_MATCHES } else { 1 };
-            let ids = lookup(t, blueprints, &def.target, v, &pointer, max + 1).await?;
+            let ids = lookup(t, caller, blueprints, &def.target, v, &pointer, max + 1).await?;
             if ids.len() as u64 > max {
                 return Err(ApiError::invalid(
                     &pointer,
@@ -617,6 +627,7 @@ pub(crate) async fn resolve_entity_queries(
 
 async fn lookup(
     t: &Tenant,
+    caller: &Caller,
     blueprints: &IndexMap<String, Blueprint>,
     blueprint: &str,
     q: &Value,
@@ -629,5 +640,17 @@ async fn lookup(
         now: chrono::Utc::now().timestamp_micros(),
     };
     let parsed = parse_query(q, blueprints, Some(blueprint), pointer, &ctx)?;
-    Ok(store_search::identifiers(t, &parsed.query, blueprints, &parsed.blueprints, max).await?)
+    // Only entities the caller may read: a lookup must not reveal (or relate to) the others.
+    let scope = access::read_scope(t, caller, blueprints, &parsed.blueprints).await?;
+    if scope.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = match scope.filter {
+        None => parsed.query,
+        Some(filter) => query::Query {
+            combinator: query::Combinator::And,
+            rules: vec![query::Node::Query(parsed.query), query::Node::Query(filter)],
+        },
+    };
+    Ok(store_search::identifiers(t, &query, blueprints, &scope.candidates, max).await?)
 }

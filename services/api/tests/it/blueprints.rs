@@ -351,7 +351,7 @@ async fn permissions_show_the_effective_defaults_and_validate_changes() {
         )
         .await
         .expect(422, Some("invalid_request"));
-    let pointers: Vec<&str> = bad["details"]
+    let pointers: Vec<&str> = bad["details"]["errors"]
         .as_array()
         .unwrap()
         .iter()
