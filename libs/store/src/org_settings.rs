@@ -16,7 +16,38 @@ pub const MAX_NAME_LEN: usize = 200;
 pub const MAX_SETTINGS_BYTES: usize = 64 * 1024;
 
 /// Settings members with a known type: (name, JSON type).
-const KNOWN_SETTINGS: &[(&str, &str)] = &[("allowSsoProvisioning", "boolean")];
+const KNOWN_SETTINGS: &[(&str, &str)] = &[
+    ("allowSsoProvisioning", "boolean"),
+    ("rateLimits", "rateLimits"),
+];
+
+/// Largest per-window budget an org may set for itself.
+pub const MAX_BUDGET: u64 = 100_000_000;
+
+/// `rateLimits`: `{entities?, other?}`, each a budget per window from 1 to [`MAX_BUDGET`].
+fn check_rate_limits(v: &Value, issues: &mut Issues) {
+    let Some(o) = v.as_object() else {
+        issues.push(
+            "/settings/rateLimits",
+            "must be an object: {entities?, other?}",
+        );
+        return;
+    };
+    for (k, n) in o {
+        let pointer = format!(
+            "/settings/rateLimits/{}",
+            portolan_domain::error::escape_token(k)
+        );
+        if k != "entities" && k != "other" {
+            issues.push(pointer, "unknown budget (entities, other)");
+        } else if !n.as_u64().is_some_and(|n| (1..=MAX_BUDGET).contains(&n)) {
+            issues.push(
+                pointer,
+                format!("must be an integer from 1 to {MAX_BUDGET}"),
+            );
+        }
+    }
+}
 
 fn org_json(m: &organization::Model) -> Value {
     json!({
@@ -58,6 +89,10 @@ fn check_settings(settings: &Map<String, Value>, issues: &mut Issues) {
         let ok = match (settings.get(*key), *ty) {
             (None, _) => true,
             (Some(v), "boolean") => v.is_boolean(),
+            (Some(v), "rateLimits") => {
+                check_rate_limits(v, issues);
+                true
+            }
             _ => true,
         };
         if !ok {

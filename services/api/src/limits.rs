@@ -28,7 +28,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, OrgInfo};
+use portolan_domain::OrgId;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
@@ -111,16 +112,20 @@ pub fn route_class(path: &str) -> RouteClass {
 }
 
 /// The budget of a bucket per window. Per-org overrides will be looked up here.
-pub fn budget(config: &Config, bucket: &Bucket) -> u64 {
+pub fn budget(config: &Config, bucket: &Bucket, org: Option<&OrgInfo>) -> u64 {
     match bucket {
         Bucket::Org {
             class: RouteClass::Entities,
             ..
-        } => config.rate_limit_entities,
+        } => org
+            .and_then(|o| o.entities_budget)
+            .unwrap_or(config.rate_limit_entities),
         Bucket::Org {
             class: RouteClass::Other,
             ..
-        } => config.rate_limit_other,
+        } => org
+            .and_then(|o| o.other_budget)
+            .unwrap_or(config.rate_limit_other),
         Bucket::Address(_) => config.rate_limit_unauthenticated,
     }
 }
@@ -207,13 +212,19 @@ pub async fn limits(
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
     let bucket = bucket(&req, &state);
+    // The org's own budgets (its settings, cached a few seconds); the defaults if the store
+    // cannot say.
+    let org = match &bucket {
+        Bucket::Org { org, .. } => state.org_info(OrgId(*org)).await.ok(),
+        Bucket::Address(_) => None,
+    };
     let period = state.config.rate_limit_window_secs;
     let decision = state
         .cache
         .rate_limiter()
         .hit(
             &bucket.key(),
-            budget(&state.config, &bucket),
+            budget(&state.config, &bucket, org.as_ref()),
             Duration::from_secs(period),
         )
         .await;

@@ -24,7 +24,7 @@ pub struct AppState {
     /// Rate limits and idempotency keys (Redis, with an in-memory fallback).
     pub cache: portolan_cache::Cache,
     /// Org status, cached for a few seconds (a suspended org is refused within that time).
-    pub org_status: std::sync::Mutex<std::collections::HashMap<OrgId, (bool, Instant)>>,
+    pub org_status: std::sync::Mutex<std::collections::HashMap<OrgId, (OrgInfo, Instant)>>,
     /// The keys that seal organization secrets at rest (the first seals, all open).
     pub secrets: portolan_auth::seal::KeyRing,
 }
@@ -51,27 +51,62 @@ impl AppState {
 
     /// Is `org` active? Cached for [`ORG_STATUS_TTL`].
     pub async fn org_active(&self, org: OrgId) -> Result<bool, portolan_store::StoreError> {
+        Ok(self.org_info(org).await?.active)
+    }
+
+    /// What requests need to know of `org` (status, rate-limit budgets), cached for
+    /// [`ORG_STATUS_TTL`]. An unknown org is inactive.
+    pub async fn org_info(&self, org: OrgId) -> Result<OrgInfo, portolan_store::StoreError> {
         let now = Instant::now();
         if let Ok(cache) = self.org_status.lock()
-            && let Some((active, at)) = cache.get(&org)
+            && let Some((info, at)) = cache.get(&org)
             && now.duration_since(*at) < ORG_STATUS_TTL
         {
-            return Ok(*active);
+            return Ok(*info);
         }
-        let active = self.store.organization_active(org).await?;
+        let info = match self.store.organization(org).await {
+            Ok(o) => OrgInfo::of(&o),
+            Err(portolan_store::StoreError::NotFound { .. }) => OrgInfo::default(),
+            Err(e) => return Err(e),
+        };
         if let Ok(mut cache) = self.org_status.lock() {
             if cache.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(org, (active, now));
+            cache.insert(org, (info, now));
         }
-        Ok(active)
+        Ok(info)
     }
 
     /// Forgets the cached status of `org` (after a suspension on this instance).
     pub fn forget_org(&self, org: OrgId) {
         if let Ok(mut cache) = self.org_status.lock() {
             cache.remove(&org);
+        }
+    }
+}
+
+/// An org as requests see it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgInfo {
+    pub active: bool,
+    /// The org's own budgets (`settings.rateLimits`), overriding the configured defaults.
+    pub entities_budget: Option<u64>,
+    pub other_budget: Option<u64>,
+}
+
+impl OrgInfo {
+    fn of(o: &portolan_store::models::organization::Model) -> Self {
+        let limit = |k: &str| {
+            o.settings
+                .get("rateLimits")
+                .and_then(|r| r.get(k))
+                .and_then(serde_json::Value::as_u64)
+        };
+        OrgInfo {
+            active: o.status == "active",
+            entities_budget: limit("entities"),
+            other_budget: limit("other"),
         }
     }
 }

@@ -82,6 +82,8 @@ async fn change_organization(
     let t = state.store.tenant(caller.org).await?;
     let org = org_settings::update_organization(&t, name, settings, replace, &caller.actor).await?;
     t.commit().await?;
+    // New budgets apply on this instance at once (on others within the cache's few seconds).
+    state.forget_org(caller.org);
     Ok(ok("organization", org))
 }
 

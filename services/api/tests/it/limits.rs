@@ -125,6 +125,39 @@ async fn limits_a_burst_over_budget_is_refused_with_429_while_other_orgs_go_on()
 }
 
 #[tokio::test]
+async fn limits_an_org_sets_its_own_budgets_in_its_settings() {
+    let (app, _) = spawn_limited(redis_url(), |c| c.rate_limit_other = 50).await;
+    let (_, other_token) = app.other_org().await;
+    // A bad budget is refused and changes nothing.
+    app.patch(
+        "/v1/organization",
+        json!({"settings": {"rateLimits": {"other": 0, "typo": 5}}}),
+    )
+    .await
+    .expect(422, Some("invalid_request"));
+    app.patch(
+        "/v1/organization",
+        json!({"settings": {"rateLimits": {"other": 4}}}),
+    )
+    .await
+    .expect(200, None);
+    // The window already holds the two changes above: the org's own 4 leave two.
+    for remaining in [1, 0] {
+        let res = app.get("/v1/blueprints").await;
+        assert_limit(&res, 4, remaining);
+        res.expect(200, None);
+    }
+    assert_rate_limited(app.get("/v1/blueprints").await, 4);
+    // Another org keeps the configured default.
+    let res = app
+        .call_as(&other_token, Method::GET, "/v1/blueprints", None)
+        .await;
+    assert_limit(&res, 50, 49);
+    res.expect(200, None);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn limits_entity_routes_have_their_own_budget() {
     let (app, _) = spawn_limited(redis_url(), |c| {
         c.rate_limit_other = 5;
