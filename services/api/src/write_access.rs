@@ -3,16 +3,19 @@
 //! and the request. Also the rule that holds for everyone: an entity's `team` values name
 //! existing teams.
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::IndexMap;
 use portolan_domain::Issues;
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::permission::{
     BlueprintPermissions, Decision, EntityChange, can_register, can_unregister, can_update,
 };
+use portolan_domain::query::{self, ParseScope, Query};
 use portolan_store::Tenant;
 use portolan_store::entities::{self, ReadOptions, WriteMode};
 use portolan_store::identity::{blueprint_permissions, unknown_teams};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -112,7 +115,10 @@ fn change_of(before: &Value, body: &Value, mode: WriteMode) -> EntityChange {
 }
 
 /// Which of `writes` the caller may make; the others come back as 403 errors with their
-/// index. Admins and the blueprint's moderators skip the per-entity checks.
+/// index (404 for an entity the caller may not read: a write never confirms that such an
+/// entity exists). Admins and the blueprint's moderators skip the per-entity checks. The
+/// stored entities, and which of them the caller may read, are looked up in one search each
+/// per 1,000 identifiers, not per entity.
 pub async fn check_writes<'a>(
     t: &Tenant,
     caller: &Caller,
@@ -130,11 +136,34 @@ pub async fn check_writes<'a>(
         return Ok((writes, vec![]));
     }
     let perms = blueprint_permissions(t, blueprint).await?;
-    let mut blueprints = None;
+    let blueprints = portolan_store::search::blueprints(t).await?;
+    let mut ids: Vec<String> = writes.iter().filter_map(|w| w.identifier.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let stored = stored_entities(t, &blueprints, blueprint, &ids, None).await?;
+    let existing: Vec<String> = stored.keys().cloned().collect();
+    let scope = crate::access::read_scope(t, caller, &blueprints, &[blueprint.to_owned()]).await?;
+    let readable: HashSet<String> = match (&scope.filter, scope.is_empty()) {
+        (_, true) => HashSet::new(),
+        (None, false) => existing.iter().cloned().collect(),
+        (Some(filter), false) => {
+            stored_entities(t, &blueprints, blueprint, &existing, Some(filter))
+                .await?
+                .into_keys()
+                .collect()
+        }
+    };
     let mut allowed = Vec::new();
     let mut refused = Vec::new();
     for w in writes {
-        match decide(t, caller, &perms, blueprint, mode, &w, &mut blueprints).await? {
+        let before = w.identifier.as_ref().and_then(|id| stored.get(id));
+        let verdict = match (before, &w.identifier) {
+            (Some(_), Some(id)) if !readable.contains(id) => {
+                Err(portolan_store::StoreError::not_found("entity", id.as_str()).into())
+            }
+            _ => decide(caller, &perms, blueprint, mode, &w, before),
+        };
+        match verdict {
             Ok(()) => allowed.push(w),
             Err(e) => refused.push((w.index, w.identifier.clone(), e)),
         }
@@ -142,51 +171,60 @@ pub async fn check_writes<'a>(
     Ok((allowed, refused))
 }
 
-/// May the caller read entity `id`? (Loads the org's blueprints once per request.)
-async fn readable(
+/// The stored entities of `blueprint` among `ids` (matching `filter` when given), by
+/// identifier, in Port's read shape.
+async fn stored_entities(
     t: &Tenant,
-    caller: &Caller,
+    blueprints: &IndexMap<String, Blueprint>,
     blueprint: &str,
-    id: &str,
-    blueprints: &mut Option<IndexMap<String, Blueprint>>,
-) -> Result<bool, ApiError> {
-    if blueprints.is_none() {
-        *blueprints = Some(portolan_store::search::blueprints(t).await?);
+    ids: &[String],
+    filter: Option<&Query>,
+) -> Result<HashMap<String, Value>, ApiError> {
+    let mut out = HashMap::new();
+    let candidates = [blueprint.to_owned()];
+    for chunk in ids.chunks(1000) {
+        let raw = json!({"combinator": "and", "rules": [
+            {"property": "$identifier", "operator": "in", "value": chunk}]});
+        let parsed = query::parse(
+            &raw,
+            &ParseScope {
+                blueprints,
+                blueprint: Some(blueprint),
+                pointer: "",
+            },
+        )?;
+        let page = portolan_store::search::search(
+            t,
+            &portolan_store::search::SearchRequest {
+                query: &parsed.query,
+                filter,
+                blueprints,
+                candidates: &candidates,
+                sort: None,
+                after: None,
+                limit: 1000,
+                read: &ReadOptions::default(),
+            },
+        )
+        .await?;
+        for e in page.entities {
+            if let Some(id) = e.get("identifier").and_then(Value::as_str) {
+                out.insert(id.to_owned(), e);
+            }
+        }
     }
-    match blueprints.as_ref() {
-        Some(all) => crate::access::can_read_entity(t, caller, all, blueprint, id).await,
-        None => Ok(false),
-    }
+    Ok(out)
 }
 
-/// `Ok(Ok(()))` when allowed; `Ok(Err(e))` with the refusal: 403, or 404 for an entity the
-/// caller may not read (a write never confirms that such an entity exists).
-async fn decide(
-    t: &Tenant,
+/// The decision for one write, given the stored entity (if any).
+fn decide(
     caller: &Caller,
     perms: &BlueprintPermissions,
     blueprint: &str,
     mode: WriteMode,
     w: &PendingWrite<'_>,
-    blueprints: &mut Option<IndexMap<String, Blueprint>>,
-) -> Result<Result<(), ApiError>, ApiError> {
-    let before = match &w.identifier {
-        Some(id) => match entities::get(t, blueprint, id, &ReadOptions::default()).await {
-            Ok(v) => Some(v),
-            Err(portolan_store::StoreError::NotFound { .. }) => None,
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
-    if let (Some(_), Some(id)) = (&before, &w.identifier)
-        && !readable(t, caller, blueprint, id, blueprints).await?
-    {
-        return Ok(Err(portolan_store::StoreError::not_found(
-            "entity",
-            id.as_str(),
-        )
-        .into()));
-    }
+    before: Option<&Value>,
+) -> Result<(), ApiError> {
     let decision = match before {
         None => can_register(
             &caller.principal,
@@ -203,7 +241,7 @@ async fn decide(
             &teams_of(w.body.get("team")).unwrap_or_default(),
         ),
         Some(before) => {
-            let mut change = change_of(&before, w.body, mode);
+            let mut change = change_of(before, w.body, mode);
             // A write that changes nothing still touches the entity (and a write the store
             // sees differently would change it): it needs the `update` grant at least.
             if !change.metadata
@@ -216,10 +254,10 @@ async fn decide(
             can_update(&caller.principal, perms, blueprint, &change)
         }
     };
-    Ok(match decision {
+    match decision {
         Decision::Allow => Ok(()),
         Decision::Deny(message) => Err(ApiError::Forbidden(message)),
-    })
+    }
 }
 
 /// May the caller delete entity `identifier` of `blueprint`? 404 when it does not exist.
@@ -233,7 +271,8 @@ pub async fn check_unregister(
         return Ok(());
     }
     let before = entities::get(t, blueprint, identifier, &ReadOptions::default()).await?;
-    if !readable(t, caller, blueprint, identifier, &mut None).await? {
+    let blueprints = portolan_store::search::blueprints(t).await?;
+    if !crate::access::can_read_entity(t, caller, &blueprints, blueprint, identifier).await? {
         return Err(portolan_store::StoreError::not_found("entity", identifier).into());
     }
     let perms = blueprint_permissions(t, blueprint).await?;
