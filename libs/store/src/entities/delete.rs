@@ -314,7 +314,9 @@ pub(crate) async fn clear_optional(
                 }
             }
         }
+        let holders: Vec<String> = changed.iter().map(|m| m.identifier.clone()).collect();
         upsert_rows(t, changed).await?;
+        super::ownership::refresh_after_relations_changed(t, bp_id, holders).await?;
     }
     events::append(t.conn(), t.org(), actor, evts).await
 }

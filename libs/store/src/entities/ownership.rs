@@ -150,6 +150,26 @@ pub(crate) async fn refresh_inheritors(
     Ok(())
 }
 
+/// After the relations of `ids` of `blueprint` changed outside a write (a deleted target
+/// cleared from optional relations): re-derives their own teams when `blueprint` inherits its
+/// ownership, then those of the entities inheriting through them.
+pub(crate) async fn refresh_after_relations_changed(
+    t: &Tenant,
+    blueprint: &str,
+    ids: Vec<String>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let all = crate::search::blueprints(t).await?;
+    if let Some(bp) = all.get(blueprint)
+        && let Some(chain) = chain(bp, &all)
+    {
+        rederive(t, bp, &chain, &ids).await?;
+    }
+    refresh_inheritors(t, blueprint, ids).await
+}
+
 /// Identifiers of `source_bp` entities whose relation `rel` points at one of `targets`.
 async fn sources(
     t: &Tenant,

@@ -141,7 +141,27 @@ async fn inherited_teams_follow_the_path_and_its_changes() {
         );
         assert_eq!(owned_by(&store, org, "deploy", "gamma").await, 1);
 
-        // Cutting the path leaves the heirs with no team.
+        // Deleting the domain on the path clears the optional relation: the heirs lose it.
+        let t = tenant(&store, org).await;
+        entities::delete(&t, "domain", "d2", false, &actor())
+            .await
+            .expect("delete d2");
+        t.commit().await.expect("commit");
+        assert_eq!(team_of(&store, org, "svc", "s1").await, json!([]));
+        assert_eq!(team_of(&store, org, "deploy", "p1").await, json!([]));
+        assert_eq!(owned_by(&store, org, "deploy", "gamma").await, 0);
+
+        // Back on a domain, then cutting the path leaves the heirs with no team.
+        let t = tenant(&store, org).await;
+        write_ok(
+            &t,
+            "svc",
+            json!({"identifier": "s1", "relations": {"domain": "d1"}}),
+            WriteMode::Merge,
+        )
+        .await;
+        t.commit().await.expect("commit");
+        assert_eq!(team_of(&store, org, "deploy", "p1").await, json!(["delta"]));
         let t = tenant(&store, org).await;
         write_ok(
             &t,
