@@ -5,12 +5,14 @@
 //! portolan-bench bulk --entities 100000 --batch 1000 [--concurrency 4] [--profile]
 //! portolan-bench single --requests 20000 --concurrency 32
 //! portolan-bench search --entities 1000000 [--other-orgs 9 --other-entities 100000]
+//! portolan-bench auth --entities 10000 --requests 4000 --concurrency 8
 //! ```
 //!
 //! Every run creates fresh databases named `portolan_bench_<suffix>_<label>` and drops them
 //! at the end (also on error and on Ctrl-C). Results go to stdout as markdown (`--json` for
 //! JSON); progress goes to stderr. See `docs/benchmarks.md`.
 
+mod auth;
 mod bulk;
 mod data;
 mod env;
@@ -63,12 +65,15 @@ enum Command {
     Single(single::SingleArgs),
     /// Search latency through the HTTP API versus the same queries in raw SQL.
     Search(search::SearchArgs),
+    /// Entity reads as Admin and as a Member under read permissions: what authorization adds.
+    Auth(auth::AuthArgs),
 }
 
 enum Report {
     Bulk(bulk::BulkReport),
     Single(single::SingleReport),
     Search(search::SearchReport),
+    Auth(auth::AuthReport),
 }
 
 async fn run(cli: &Cli, common: &Common, envs: &mut Vec<Env>) -> anyhow::Result<Report> {
@@ -77,6 +82,7 @@ async fn run(cli: &Cli, common: &Common, envs: &mut Vec<Env>) -> anyhow::Result<
         Command::Bulk(a) => Report::Bulk(bulk::run(common, a, &totals, envs).await?),
         Command::Single(a) => Report::Single(single::run(common, a, &totals, envs).await?),
         Command::Search(a) => Report::Search(search::run(common, a, &totals, envs).await?),
+        Command::Auth(a) => Report::Auth(auth::run(common, a, &totals, envs).await?),
     })
 }
 
@@ -113,6 +119,8 @@ async fn main() -> ExitCode {
                 (Report::Single(r), true) => format!("{:#}\n", r.json()),
                 (Report::Search(r), false) => r.markdown(),
                 (Report::Search(r), true) => format!("{:#}\n", r.json()),
+                (Report::Auth(r), false) => r.markdown(),
+                (Report::Auth(r), true) => format!("{:#}\n", r.json()),
             };
             print!("{text}");
             ExitCode::SUCCESS
