@@ -45,26 +45,46 @@ fn teams_of(v: Option<&Value>) -> Option<Vec<String>> {
 
 /// 422 when a write names teams that do not exist.
 pub async fn check_teams(t: &Tenant, body: &Value) -> Result<(), ApiError> {
-    let Some(teams) = teams_of(body.get("team")) else {
-        return Ok(());
-    };
-    let missing = unknown_teams(t, &teams).await?;
-    if missing.is_empty() {
-        return Ok(());
+    let missing = unknown_teams(t, &teams_of(body.get("team")).unwrap_or_default()).await?;
+    team_error(body, &missing).map_or(Ok(()), Err)
+}
+
+/// The team names among `bodies`' `team` values that are not teams of the org (one query).
+pub async fn missing_teams<'b>(
+    t: &Tenant,
+    bodies: impl Iterator<Item = &'b Value>,
+) -> Result<Vec<String>, ApiError> {
+    let mut names: Vec<String> = bodies
+        .flat_map(|b| teams_of(b.get("team")).unwrap_or_default())
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(unknown_teams(t, &names).await?)
+}
+
+/// The 422 for a body naming any of the `missing` teams.
+pub fn team_error(body: &Value, missing: &[String]) -> Option<ApiError> {
+    let named: Vec<String> = teams_of(body.get("team"))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| missing.contains(t))
+        .collect();
+    if named.is_empty() {
+        return None;
     }
     let mut issues = Issues::default();
     issues.push(
         "/team",
         format!(
             "no team named {} (create it with POST /v1/teams)",
-            missing
+            named
                 .iter()
                 .map(|m| format!("`{m}`"))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
     );
-    Err(ApiError::Invalid(issues))
+    Some(ApiError::Invalid(issues))
 }
 
 /// The keys of `given` whose value differs from `before` (a missing key counts as `null`);

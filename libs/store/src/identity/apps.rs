@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::users::{check_roles, strings};
 use super::{record, ts};
 use crate::models::credential;
-use crate::{Store, StoreError, Tenant};
+use crate::{StoreError, Tenant};
 
 /// Port's app shape (never the secret or its hash).
 pub fn app_json(m: &credential::Model) -> Value {
@@ -257,14 +257,4 @@ pub async fn rotate_personal_credentials(
         Some(json!({"clientId": client_id, "user": email})),
     )
     .await
-}
-
-impl Store {
-    /// A live credential set by its client id (system lookup, before the org is known).
-    pub async fn credential_by_client_id(
-        &self,
-        client_id: &str,
-    ) -> Result<Option<credential::Model>, StoreError> {
-        self.find_credential(client_id).await
-    }
 }

@@ -8,7 +8,6 @@ use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::permission::BlueprintPermissions;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde_json::Value;
 
 use super::record;
 use crate::models::permission;
@@ -95,18 +94,4 @@ pub(crate) async fn drop_blueprint_permissions(
         .exec(t.conn())
         .await?;
     Ok(())
-}
-
-/// The stored document of any resource type (actions use this later).
-pub async fn stored_permissions(
-    t: &Tenant,
-    resource_type: &str,
-    resource: &str,
-) -> Result<Option<Value>, StoreError> {
-    Ok(
-        permission::Entity::find_by_id((t.org().0, resource_type.to_owned(), resource.to_owned()))
-            .one(t.conn())
-            .await?
-            .map(|r| r.body),
-    )
 }

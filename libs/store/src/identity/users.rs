@@ -1,7 +1,7 @@
 //! Users: Port's statuses (Staged, Invited, Active, Disabled), roles, team membership,
 //! passwords, and the per-request principal lookup.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::Utc;
 use portolan_domain::event::{Action, Actor, ResourceType};
@@ -87,17 +87,26 @@ pub(crate) async fn check_roles(
         issues.push(pointer, format!("at most {MAX_MEMBERSHIPS} roles"));
         return Ok(());
     }
+    let moderated: Vec<&str> = roles
+        .iter()
+        .filter_map(|r| moderated_blueprint(r))
+        .collect();
+    let existing: Vec<String> = if moderated.is_empty() {
+        vec![]
+    } else {
+        blueprint::Entity::find()
+            .filter(blueprint::Column::OrgId.eq(t.org().0))
+            .filter(blueprint::Column::Identifier.is_in(moderated))
+            .all(t.conn())
+            .await?
+            .into_iter()
+            .map(|b| b.identifier)
+            .collect()
+    };
     for (i, role) in roles.iter().enumerate() {
-        let ok = match moderated_blueprint(role) {
-            _ if role == ADMIN || role == MEMBER => true,
-            Some(bp) => blueprint::Entity::find()
-                .filter(blueprint::Column::OrgId.eq(t.org().0))
-                .filter(blueprint::Column::Identifier.eq(bp))
-                .one(t.conn())
-                .await?
-                .is_some(),
-            None => false,
-        };
+        let ok = role == ADMIN
+            || role == MEMBER
+            || moderated_blueprint(role).is_some_and(|bp| existing.iter().any(|e| e == bp));
         if !ok {
             issues.push(
                 format!("{pointer}/{i}"),
@@ -487,16 +496,6 @@ impl Store {
             .await?;
         Ok(())
     }
-}
-
-/// The roles of a user, as sent in `roles`; used by tests and the API.
-pub fn role_names(u: &user::Model) -> Vec<String> {
-    roles_of(u)
-}
-
-/// `(user id, teams)` of every user; used by the permission checks of other modules.
-pub async fn memberships(t: &Tenant) -> Result<BTreeMap<Uuid, Vec<String>>, StoreError> {
-    Ok(teams_by_user(t, None).await?.into_iter().collect())
 }
 
 /// A single sign-on for `email` in `t`'s org: the user, provisioned as an Active `Member`

@@ -201,13 +201,18 @@ pub async fn bulk_entities(
                 }
                 Err(e) => return Err(e),
             };
-        let item = resolved.unwrap_or_else(|| item.clone());
-        if let Err(e) = write_access::check_teams(&t, &item).await {
-            errors.push(bulk_error(index, identifier_of(&item), e));
-            continue;
-        }
-        bodies.push((index, item));
+        bodies.push((index, resolved.unwrap_or_else(|| item.clone())));
     }
+    let missing = write_access::missing_teams(&t, bodies.iter().map(|(_, b)| b)).await?;
+    bodies.retain(
+        |(index, body)| match write_access::team_error(body, &missing) {
+            Some(e) => {
+                errors.push(bulk_error(*index, identifier_of(body), e));
+                false
+            }
+            None => true,
+        },
+    );
     let pending = bodies
         .iter()
         .map(|(index, body)| PendingWrite {
