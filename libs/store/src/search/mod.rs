@@ -216,8 +216,12 @@ fn bind_sort_value(sql: &mut Sql, ty: SortType, v: &Value) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Runs a search and renders one page.
-pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
+/// The statement of one page: `SELECT e.*[, sort_value] FROM entities e WHERE ... ORDER BY
+/// ... LIMIT limit + 1`, with the sort expression and its type when sorted by something else
+/// than the identifier.
+type Sorted = Option<((String, SortType), bool)>;
+
+fn page_sql(t: &Tenant, req: &SearchRequest<'_>) -> Result<(Sql, Sorted, u64), StoreError> {
     let backend = t.store().backend();
     let scope = Scope {
         org: t.org().0,
@@ -291,7 +295,47 @@ pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreEr
     }
     let limit = req.limit.clamp(1, 1000);
     sql.push(" LIMIT ").bind((limit + 1) as i64);
+    Ok((sql, sorted, limit))
+}
 
+/// The plan PostgreSQL chooses for one page of `req` (`EXPLAIN (FORMAT JSON)`, not executed),
+/// or SQLite's `EXPLAIN QUERY PLAN` rows as `[{"detail": ...}]`: for tests and diagnosis.
+pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreError> {
+    let (sql, _, _) = page_sql(t, req)?;
+    let pg = sql.pg();
+    let text = if pg {
+        format!("EXPLAIN (FORMAT JSON) {}", sql.text)
+    } else {
+        format!("EXPLAIN QUERY PLAN {}", sql.text)
+    };
+    let rows = t
+        .conn()
+        .query_all_raw(Statement::from_sql_and_values(
+            t.conn().get_database_backend(),
+            text,
+            sql.values,
+        ))
+        .await?;
+    if pg {
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Internal("EXPLAIN returned no row".into()))?;
+        return Ok(row.try_get::<Value>("", "QUERY PLAN")?);
+    }
+    let details = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "detail").map(|d| serde_json::json!({ "detail": d })))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::Array(details))
+}
+
+/// Runs a search and renders one page.
+pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
+    let (sql, sorted, limit) = page_sql(t, req)?;
+    let sort = req
+        .sort
+        .as_ref()
+        .filter(|s| s.key != SortKey::Meta(Meta::Identifier) || s.descending);
     let rows = t
         .conn()
         .query_all_raw(Statement::from_sql_and_values(

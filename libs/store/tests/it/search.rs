@@ -8,6 +8,7 @@
 
 mod maintenance;
 mod paging;
+mod plans;
 mod random;
 
 use std::collections::{BTreeSet, HashMap};
