@@ -146,6 +146,10 @@ impl Reply {
 pub fn http_client(pool_per_host: usize) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .pool_max_idle_per_host(pool_per_host)
+        // Below actix-web's keep-alive (5 s): a connection idle through an `ANALYZE` between
+        // loading waves is dropped here rather than reused as the server closes it (a 1M run
+        // failed with "connection closed before message completed").
+        .pool_idle_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(300))
         .tcp_nodelay(true)
         .build()

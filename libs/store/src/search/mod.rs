@@ -324,7 +324,10 @@ pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreErr
     }
     let details = rows
         .iter()
-        .map(|r| r.try_get::<String>("", "detail").map(|d| serde_json::json!({ "detail": d })))
+        .map(|r| {
+            r.try_get::<String>("", "detail")
+                .map(|d| serde_json::json!({ "detail": d }))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Value::Array(details))
 }

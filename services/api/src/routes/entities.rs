@@ -67,7 +67,9 @@ async fn write_one(
     opts: WriteOptions,
 ) -> Result<HttpResponse, ApiError> {
     let t = state.store.tenant(caller.org).await?;
-    let resolved = search::resolve_entity_queries(&t, caller, blueprint, body, &mut None).await?;
+    let resolved =
+        search::resolve_entity_queries(&t, caller, blueprint, body, &mut Default::default())
+            .await?;
     let body = resolved.as_ref().unwrap_or(body);
     write_access::check_teams(&t, body).await?;
     let identifier = path_identifier.map(str::to_owned).or_else(|| {
@@ -189,11 +191,11 @@ pub async fn bulk_entities(
     };
     let t = state.store.tenant(caller.org).await?;
     let mut errors = Vec::new();
-    let mut blueprints = None;
+    let mut lookups = search::Lookups::default();
     let mut bodies: Vec<(usize, Value)> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let resolved =
-            match search::resolve_entity_queries(&t, &caller, &path, item, &mut blueprints).await {
+            match search::resolve_entity_queries(&t, &caller, &path, item, &mut lookups).await {
                 Ok(r) => r,
                 Err(e @ ApiError::Invalid(_)) => {
                     errors.push(bulk_error(index, None, e));

@@ -5,6 +5,8 @@
 //! wrong), bound to the caller and the moment (context values, date presets), compiled to SQL
 //! by the store and run in the caller's tenant transaction.
 
+use std::collections::HashMap;
+
 use actix_web::HttpResponse;
 use actix_web::post;
 use actix_web::web::{Data, Path};
@@ -503,6 +505,19 @@ pub async fn aggregate(
 /// Most entities a relation given as a query may resolve to (Port's limit).
 const MAX_RELATION_MATCHES: u64 = 100;
 
+/// What the queries of one write request have resolved to so far. A bulk request resolves
+/// every body's queries before anything is written, so within it the same query always has
+/// the same answer: the usual bulk body, where every entity names its team or relation target
+/// by the same query, costs one search instead of one per entity.
+#[derive(Default)]
+pub(crate) struct Lookups {
+    blueprints: Option<IndexMap<String, Blueprint>>,
+    /// (blueprint, query as JSON text, most matches asked) -> identifiers.
+    found: HashMap<(String, String, u64), Vec<String>>,
+    /// The caller's read scope per candidate blueprints.
+    scopes: HashMap<Vec<String>, access::ReadScope>,
+}
+
 /// Resolves the queries an entity write may hold in place of its `identifier` (exactly one
 /// match), `team` (teams are the entities of the `_team` blueprint) and relation values (one
 /// match for a single relation, at most 100 for a `many` one), rewriting them to identifiers.
@@ -512,7 +527,7 @@ pub(crate) async fn resolve_entity_queries(
     caller: &Caller,
     blueprint: &str,
     item: &Value,
-    cache: &mut Option<IndexMap<String, Blueprint>>,
+    lookups: &mut Lookups,
 ) -> Result<Option<Value>, ApiError> {
     let Some(o) = item.as_object() else {
         return Ok(None);
@@ -525,18 +540,33 @@ pub(crate) async fn resolve_entity_queries(
     if !has_query {
         return Ok(None);
     }
-    if cache.is_none() {
-        *cache = Some(store_search::blueprints(t).await?);
+    if lookups.blueprints.is_none() {
+        lookups.blueprints = Some(store_search::blueprints(t).await?);
     }
-    let Some(blueprints) = cache.as_ref() else {
+    let Lookups {
+        blueprints: Some(blueprints),
+        found,
+        scopes,
+    } = lookups
+    else {
         return Err(ApiError::Internal("blueprints not loaded".into()));
+    };
+    let blueprints = &*blueprints;
+    let mut lookup = async |target: &str, q: &Value, pointer: &str, max: u64| {
+        let key = (target.to_owned(), q.to_string(), max);
+        if let Some(ids) = found.get(&key) {
+            return Ok(ids.clone());
+        }
+        let ids = lookup(t, caller, blueprints, scopes, target, q, pointer, max).await?;
+        found.insert(key, ids.clone());
+        Ok::<_, ApiError>(ids)
     };
     let Some(bp) = blueprints.get(blueprint) else {
         return Err(portolan_store::StoreError::not_found("blueprint", blueprint).into());
     };
     let mut out = o.clone();
     if let Some(q) = o.get("identifier").filter(|v| query::is_query(v)) {
-        let ids = lookup(t, caller, blueprints, blueprint, q, "/identifier", 2).await?;
+        let ids = lookup(blueprint, q, "/identifier", 2).await?;
         match ids.as_slice() {
             [one] => {
                 out.insert("identifier".into(), Value::String(one.clone()));
@@ -562,16 +592,7 @@ pub(crate) async fn resolve_entity_queries(
                 "a team query searches the `_team` blueprint, which this organization does not have",
             ));
         }
-        let ids = lookup(
-            t,
-            caller,
-            blueprints,
-            "_team",
-            q,
-            "/team",
-            MAX_RELATION_MATCHES + 1,
-        )
-        .await?;
+        let ids = lookup("_team", q, "/team", MAX_RELATION_MATCHES + 1).await?;
         if ids.len() as u64 > MAX_RELATION_MATCHES {
             return Err(ApiError::invalid(
                 "/team",
@@ -594,7 +615,7 @@ pub(crate) async fn resolve_entity_queries(
                 ));
             };
             let max = if def.many { MAX_RELATION_MATCHES } else { 1 };
-            let ids = lookup(t, caller, blueprints, &def.target, v, &pointer, max + 1).await?;
+            let ids = lookup(&def.target, v, &pointer, max + 1).await?;
             if ids.len() as u64 > max {
                 return Err(ApiError::invalid(
                     &pointer,
@@ -625,10 +646,12 @@ pub(crate) async fn resolve_entity_queries(
     Ok(Some(Value::Object(out)))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn lookup(
     t: &Tenant,
     caller: &Caller,
     blueprints: &IndexMap<String, Blueprint>,
+    scopes: &mut HashMap<Vec<String>, access::ReadScope>,
     blueprint: &str,
     q: &Value,
     pointer: &str,
@@ -641,7 +664,14 @@ async fn lookup(
     };
     let parsed = parse_query(q, blueprints, Some(blueprint), pointer, &ctx)?;
     // Only entities the caller may read: a lookup must not reveal (or relate to) the others.
-    let scope = access::read_scope(t, caller, blueprints, &parsed.blueprints).await?;
+    let scope = match scopes.get(&parsed.blueprints) {
+        Some(s) => s.clone(),
+        None => {
+            let s = access::read_scope(t, caller, blueprints, &parsed.blueprints).await?;
+            scopes.insert(parsed.blueprints.clone(), s.clone());
+            s
+        }
+    };
     if scope.is_empty() {
         return Ok(Vec::new());
     }

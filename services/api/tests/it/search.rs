@@ -366,6 +366,51 @@ async fn queries_in_writes_resolve_identifiers_and_relations() {
 }
 
 #[tokio::test]
+async fn a_bulk_write_resolves_a_repeated_query_the_same_for_every_entity() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let edge = json!({"combinator": "and", "rules": [
+        {"property": "$title", "operator": "=", "value": "edge"}]});
+    let rust = json!({"combinator": "and", "rules": [
+        {"property": "language", "operator": "=", "value": "rust"}]});
+    // 30 entities naming their owner and dependencies by the same two queries; the
+    // resolution of one body is reused for the others (one search per distinct query).
+    let mut items: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"identifier": format!("bulk-{i:02}"), "properties": {"language": "go"},
+                   "relations": {"owner": edge, "dependsOn": rust}})
+        })
+        .collect();
+    // The same query text as a single relation matches three entities: refused for that
+    // item only, though the same text resolved for `dependsOn` (many) in the other items.
+    items.push(
+        json!({"identifier": "bulk-bad", "properties": {"language": "go"},
+                      "relations": {"owner": rust}}),
+    );
+    let r = app
+        .post(
+            "/v1/blueprints/service/entities/bulk",
+            json!({"entities": items}),
+        )
+        .await
+        .expect(207, None);
+    assert_eq!(r["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(r["errors"][0]["index"], json!(30));
+    assert_eq!(r["entities"].as_array().unwrap().len(), 30);
+    for i in [0, 17, 29] {
+        let e = app
+            .get(&format!("/v1/blueprints/service/entities/bulk-{i:02}"))
+            .await
+            .expect(200, None);
+        assert_eq!(e["entity"]["relations"]["owner"], json!("edge"));
+        assert_eq!(
+            e["entity"]["relations"]["dependsOn"],
+            json!(["api", "cron"])
+        );
+    }
+}
+
+#[tokio::test]
 async fn search_never_crosses_organizations() {
     let app = spawn_app().await;
     seed(&app).await;

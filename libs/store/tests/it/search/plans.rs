@@ -91,7 +91,11 @@ async fn a_page_over_a_common_value_stops_after_the_page() {
             let bodies: Vec<Value> = (0..1000)
                 .map(|i| {
                     let n = chunk * 1000 + i;
-                    let language = if n % 10 < 6 { "go" } else { LANGUAGES[1 + n % 4] };
+                    let language = if n % 10 < 6 {
+                        "go"
+                    } else {
+                        LANGUAGES[1 + n % 4]
+                    };
                     json!({"identifier": format!("svc-{n:05}"),
                            "properties": {"language": language, "tier": n % 4}})
                 })
