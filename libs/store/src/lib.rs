@@ -102,12 +102,15 @@ impl Store {
                 // lists of up to 1,000 keys; a cached generic plan cannot use the index for
                 // such a list and scans the blueprint's rows instead (hundreds of ms a batch,
                 // measured in docs/benchmarks.md), while planning costs well under a ms.
+                // No JIT: once a plan's estimated cost passes `jit_above_cost` (a recursive
+                // `relatedTo` walk at 1M entities does), PostgreSQL compiles it first, which
+                // took 17 to 200 ms for a query that runs in 8 (docs/benchmarks.md, "Search").
                 use sea_orm::sqlx::ConnectOptions as _;
                 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
                 let opts = url
                     .parse::<PgConnectOptions>()
                     .map_err(|_| StoreError::Internal("invalid PostgreSQL URL (not shown)".into()))?
-                    .options([("plan_cache_mode", "force_custom_plan")])
+                    .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
                     .disable_statement_logging();
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
