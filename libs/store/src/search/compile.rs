@@ -1050,13 +1050,23 @@ fn date_range(sql: &mut Sql, field: &Field, from: Option<i64>, to: Option<i64>, 
             }
             sql.push(")");
         }
+        // A bound implies `v.t IS NOT NULL` (and the partial index's predicate). Saying it as
+        // well made PostgreSQL count the non-null fraction twice and underestimate a range
+        // 14-fold, so it collected and sorted every match of a broad range (792 ms against
+        // 90 ms at 1M entities, docs/benchmarks.md).
         Field::Property { key, .. } => exists_value(sql, key, |sql| {
-            sql.push("v.t IS NOT NULL");
-            if let Some(f) = from {
-                sql.push(" AND v.t >= ").bind(f);
+            let mut first = true;
+            for (op, bound) in [(">=", from), (upper, to)] {
+                if let Some(b) = bound {
+                    sql.push(if first { "v.t " } else { " AND v.t " })
+                        .push(op)
+                        .push(" ")
+                        .bind(b);
+                    first = false;
+                }
             }
-            if let Some(t) = to {
-                sql.push(" AND v.t ").push(upper).push(" ").bind(t);
+            if first {
+                sql.push("v.t IS NOT NULL");
             }
         }),
         _ => {
