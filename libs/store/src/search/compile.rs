@@ -427,7 +427,8 @@ fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long: &dyn Fn(&mut
     if !short_vals.is_empty() {
         first = false;
         exists_value(sql, key, |sql| {
-            sql.push("NOT v.long AND v.s IN (");
+            long_guard(sql, &short_vals);
+            sql.push("v.s IN (");
             for (i, v) in short_vals.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
@@ -445,6 +446,19 @@ fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long: &dyn Fn(&mut
         long(sql, v);
     }
     sql.push(")");
+}
+
+/// `NOT v.long AND ` when a row cut to `MAX_INDEXED_CHARS` could equal one of `values` (only
+/// a value of exactly that length can). Otherwise the test is left out: `long` is not in the
+/// value indexes, so it would turn an index-only lookup into a heap fetch per match (a count
+/// of 70,000 matches at 1M entities took 144 ms against 41 ms without it).
+fn long_guard(sql: &mut Sql, values: &[&str]) {
+    if values
+        .iter()
+        .any(|v| v.chars().count() == MAX_INDEXED_CHARS)
+    {
+        sql.push("NOT v.long AND ");
+    }
 }
 
 fn bools(scalars: &[&Scalar]) -> Vec<bool> {
@@ -1438,7 +1452,8 @@ pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> b
             index_prefix(sql, p);
         }
         "s" => {
-            sql.push("NOT v.long AND v.s IN (");
+            long_guard(sql, &strs(&scalars));
+            sql.push("v.s IN (");
             for (i, v) in strs(&scalars).iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
