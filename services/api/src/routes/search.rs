@@ -557,7 +557,7 @@ pub(crate) async fn resolve_entity_queries(
         if let Some(ids) = found.get(&key) {
             return Ok(ids.clone());
         }
-        let ids = lookup(t, caller, blueprints, scopes, target, q, pointer, max).await?;
+        let ids = search_ids(t, caller, blueprints, scopes, target, q, pointer, max).await?;
         found.insert(key, ids.clone());
         Ok::<_, ApiError>(ids)
     };
@@ -646,8 +646,9 @@ pub(crate) async fn resolve_entity_queries(
     Ok(Some(Value::Object(out)))
 }
 
+/// The identifiers of the first `max` readable entities matching query `q` (uncached).
 #[allow(clippy::too_many_arguments)]
-async fn lookup(
+async fn search_ids(
     t: &Tenant,
     caller: &Caller,
     blueprints: &IndexMap<String, Blueprint>,
