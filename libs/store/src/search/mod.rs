@@ -216,6 +216,14 @@ fn bind_sort_value(sql: &mut Sql, ty: SortType, v: &Value) -> Result<(), StoreEr
     Ok(())
 }
 
+/// The sort a page needs besides the identifier order (`None` for `$identifier` ascending,
+/// which is that order).
+fn effective_sort<'r>(req: &'r SearchRequest<'_>) -> Option<&'r Sort> {
+    req.sort
+        .as_ref()
+        .filter(|s| s.key != SortKey::Meta(Meta::Identifier) || s.descending)
+}
+
 /// The statement of one page: `SELECT e.*[, sort_value] FROM entities e WHERE ... ORDER BY
 /// ... LIMIT limit + 1`, with the sort expression and its type when sorted by something else
 /// than the identifier.
@@ -229,10 +237,7 @@ fn page_sql(t: &Tenant, req: &SearchRequest<'_>) -> Result<(Sql, Sorted, u64), S
         candidates: req.candidates,
     };
     let single = req.candidates.len() == 1;
-    let sort = req
-        .sort
-        .as_ref()
-        .filter(|s| s.key != SortKey::Meta(Meta::Identifier) || s.descending);
+    let sort = effective_sort(req);
     let sorted = sort.map(|s| (sort_expr(backend, &s.key), s.descending));
 
     let mut sql = Sql::new(backend);
@@ -335,10 +340,7 @@ pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreErr
 /// Runs a search and renders one page.
 pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
     let (sql, sorted, limit) = page_sql(t, req)?;
-    let sort = req
-        .sort
-        .as_ref()
-        .filter(|s| s.key != SortKey::Meta(Meta::Identifier) || s.descending);
+    let sort = effective_sort(req);
     let rows = t
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
