@@ -187,7 +187,7 @@ async fn load(env: &Env, seed: u64, n: usize, batch: usize) -> anyhow::Result<Du
             .await?;
         env.store
             .connection()
-            .execute_unprepared("ANALYZE entities, entity_values, entity_relations")
+            .execute_unprepared(crate::env::ANALYZE_CATALOG)
             .await
             .context("ANALYZE failed")?;
         at = end;
@@ -196,7 +196,10 @@ async fn load(env: &Env, seed: u64, n: usize, batch: usize) -> anyhow::Result<Du
     let wall = start.elapsed();
     env.store
         .connection()
-        .execute_unprepared("VACUUM ANALYZE entities, entity_values, entity_relations, blueprints")
+        .execute_unprepared(&format!(
+            "VACUUM {}, blueprints",
+            crate::env::ANALYZE_CATALOG
+        ))
         .await
         .context("VACUUM ANALYZE failed")?;
     Ok(wall)

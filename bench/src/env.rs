@@ -16,6 +16,10 @@ use uuid::Uuid;
 
 use crate::data;
 
+/// Statistics for the catalog's tables (autovacuum is off on the benchmark server).
+pub const ANALYZE_CATALOG: &str =
+    "ANALYZE entities, entity_values, entity_numbers, entity_dates, entity_relations";
+
 /// Every database the benchmark creates starts with this (drop leftovers by this prefix).
 pub const DB_PREFIX: &str = "portolan_bench_";
 

@@ -55,9 +55,9 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub load_concurrency: u64,
     /// Do not `ANALYZE` while loading. By default each loading step runs in waves of 1, 2,
-    /// 4, ... bulk requests with `ANALYZE entities, entity_values, entity_relations` after
-    /// each (a stand-in for autovacuum, which is off on this server; without statistics
-    /// loading is quadratic, see docs/benchmarks.md).
+    /// 4, ... bulk requests with an `ANALYZE` of the catalog's tables after each (a stand-in
+    /// for autovacuum, which is off on this server; without statistics loading is quadratic,
+    /// see docs/benchmarks.md).
     #[arg(long)]
     pub no_load_analyze: bool,
     /// Seed of the catalog generator.
@@ -142,7 +142,10 @@ async fn maintenance(env: &Env) -> anyhow::Result<Duration> {
     // This server runs with autovacuum off: statistics and the visibility map come from here.
     env.store
         .connection()
-        .execute_unprepared("VACUUM ANALYZE entities, entity_values, entity_relations, blueprints")
+        .execute_unprepared(&format!(
+            "VACUUM {}, blueprints",
+            crate::env::ANALYZE_CATALOG
+        ))
         .await
         .context("VACUUM ANALYZE failed")?;
     let wall = t0.elapsed();
@@ -157,7 +160,13 @@ async fn maintenance(env: &Env) -> anyhow::Result<Duration> {
 
 async fn table_rows(env: &Env) -> anyhow::Result<Vec<(String, i64)>> {
     let mut out = Vec::new();
-    for t in ["entities", "entity_values", "entity_relations"] {
+    for t in [
+        "entities",
+        "entity_values",
+        "entity_numbers",
+        "entity_dates",
+        "entity_relations",
+    ] {
         out.push((
             t.to_owned(),
             env.scalar_i64(&format!("SELECT count(*) FROM {t}")).await?,

@@ -11,6 +11,7 @@ mod m20261121_000004_enable_row_level_security;
 mod m20261121_000005_create_search_index;
 mod m20261121_000006_create_identity;
 mod m20261121_000007_order_search_index;
+mod m20261121_000008_typed_search_index;
 pub mod rls;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_create_search_index::Migration),
             Box::new(m20261121_000006_create_identity::Migration),
             Box::new(m20261121_000007_order_search_index::Migration),
+            Box::new(m20261121_000008_typed_search_index::Migration),
         ]
     }
 }

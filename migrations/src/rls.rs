@@ -14,6 +14,8 @@ pub const TENANT_TABLES: &[(&str, &str)] = &[
     ("events", "org_id"),
     ("data_migrations", "org_id"),
     ("entity_values", "org_id"),
+    ("entity_numbers", "org_id"),
+    ("entity_dates", "org_id"),
     ("users", "org_id"),
     ("teams", "org_id"),
     ("team_members", "org_id"),

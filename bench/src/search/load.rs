@@ -262,7 +262,7 @@ async fn send_batch(
     Ok(())
 }
 
-const ANALYZE_SQL: &str = "ANALYZE entities, entity_values, entity_relations";
+const ANALYZE_SQL: &str = crate::env::ANALYZE_CATALOG;
 
 async fn run_analyze(store: &Store) {
     if let Err(e) = store.connection().execute_unprepared(ANALYZE_SQL).await {
@@ -274,11 +274,10 @@ async fn run_analyze(store: &Store) {
 /// then the other services (they depend on platform services), then repositories, then
 /// deployments. `conc` bulk requests of `batch` entities are in flight at once.
 ///
-/// With `analyze`, each step runs in waves of 1, 2, 4, 8, ... batches with
-/// `ANALYZE entities, entity_values, entity_relations` after each wave: a stand-in for
-/// autovacuum's auto-analyze, which is off on this server. Without fresh statistics (a
+/// With `analyze`, each step runs in waves of 1, 2, 4, 8, ... batches with an `ANALYZE` of
+/// the catalog's tables after each wave: a stand-in for autovacuum's auto-analyze, which is off on this server. Without fresh statistics (a
 /// blueprint that the statistics say is empty) the planner checks the foreign keys of
-/// `entity_values` and `entity_relations` through `idx_entities_title` (`org_id, blueprint`
+/// the index tables and `entity_relations` through `idx_entities_title` (`org_id, blueprint`
 /// prefix, identifier filtered), which reads every entity of the blueprint per checked row:
 /// loading becomes quadratic.
 pub async fn load(

@@ -89,13 +89,14 @@ fn like_prefix(p: &str) -> String {
     out
 }
 
-/// The entities of a blueprint with an indexed value; `EXISTS` on `entity_values` (a
-/// semi-join the planner can drive from either side).
-fn exists_value_sql(bp: &str, key: &str, cond: &str) -> String {
+/// The entities of a blueprint with an indexed value; `EXISTS` on index table `table`
+/// (`entity_values` for strings, `entity_dates` for dates: a semi-join the planner can drive
+/// from either side).
+fn exists_value_sql(table: &str, bp: &str, key: &str, cond: &str) -> String {
     format!(
         "SELECT e.* FROM entities e \
          WHERE e.org_id = $1 AND e.blueprint = '{bp}' \
-         AND EXISTS (SELECT 1 FROM entity_values v WHERE v.org_id = e.org_id AND v.blueprint = e.blueprint \
+         AND EXISTS (SELECT 1 FROM {table} v WHERE v.org_id = e.org_id AND v.blueprint = e.blueprint \
          AND v.identifier = e.identifier AND v.key = '{key}' AND {cond}) \
          ORDER BY e.identifier LIMIT {PAGE}"
     )
@@ -110,7 +111,7 @@ fn spread(n: usize) -> Vec<usize> {
 }
 
 fn equality(org: Uuid) -> Shape {
-    let sql = exists_value_sql(catalog::SERVICE, "language", "v.s = $2");
+    let sql = exists_value_sql("entity_values", catalog::SERVICE, "language", "v.s = $2");
     let calls = catalog::LANGUAGES
         .iter()
         .map(|lang| {
@@ -144,6 +145,7 @@ fn within(org: Uuid) -> Shape {
         .map(|set| {
             let list: Vec<String> = (0..set.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = exists_value_sql(
+                "entity_values",
                 catalog::DEPLOYMENT,
                 "status",
                 &format!("v.s IN ({})", list.join(", ")),
@@ -169,7 +171,7 @@ fn within(org: Uuid) -> Shape {
 }
 
 fn begins_with(org: Uuid, c: &Catalog) -> Shape {
-    let sql = exists_value_sql(catalog::SERVICE, "repoUrl", "v.s LIKE $2");
+    let sql = exists_value_sql("entity_values", catalog::SERVICE, "repoUrl", "v.s LIKE $2");
     let calls = spread(c.sizes.teams)
         .into_iter()
         .map(|t| {
@@ -193,7 +195,12 @@ fn begins_with(org: Uuid, c: &Catalog) -> Shape {
 }
 
 fn date_range(org: Uuid) -> Shape {
-    let sql = exists_value_sql(catalog::DEPLOYMENT, "startedAt", "v.t >= $2 AND v.t <= $3");
+    let sql = exists_value_sql(
+        "entity_dates",
+        catalog::DEPLOYMENT,
+        "startedAt",
+        "v.t >= $2 AND v.t <= $3",
+    );
     // Twelve 30-day windows spread over the two generated years.
     let calls = (0..12i64)
         .map(|k| {

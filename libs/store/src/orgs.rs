@@ -163,6 +163,8 @@ impl Store {
 /// trips a foreign key.
 const ORG_TABLES_CHILDREN_FIRST: &[&str] = &[
     "entity_values",
+    "entity_numbers",
+    "entity_dates",
     "entity_relations",
     "entities",
     "data_migrations",

@@ -119,13 +119,15 @@ async fn every_tenant_table_has_rls_and_a_policy() {
 async fn down_of_the_rls_migration_disables_it_and_up_restores_it() {
     both(|db| async move {
         Migrator::up(&db, None).await.expect("up");
-        // The four last steps: the search index's order, identity and the search index
-        // (their tables go) and RLS (tables stay).
-        Migrator::down(&db, Some(4))
+        // The five last steps: the typed search index, the search index's order, identity
+        // and the search index (their tables go) and RLS (tables stay).
+        Migrator::down(&db, Some(5))
             .await
             .expect("down the last steps");
         let later = [
             "entity_values",
+            "entity_numbers",
+            "entity_dates",
             "users",
             "teams",
             "team_members",

@@ -3,7 +3,7 @@
 use portolan_migrations::{Migrator, MigratorTrait};
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::support::{TABLES, both, count, existing_tables};
+use crate::support::{TABLES, both, count, existing_tables, strings};
 
 async fn applied(db: &DatabaseConnection) -> Vec<String> {
     Migrator::get_applied_migrations(db)
@@ -169,6 +169,82 @@ async fn the_catalog_enforces_its_keys() {
                 .await
                 .is_err(),
             "duplicate client id accepted"
+        );
+    })
+    .await;
+}
+
+/// The typed search index (migration 8) moves the numbers and dates of `entity_values` to
+/// their own tables, and its `down` moves them back: no index row is lost either way.
+#[tokio::test]
+async fn the_typed_index_migration_moves_rows_both_ways() {
+    both(|db| async move {
+        let names = all_names();
+        let typed = names
+            .iter()
+            .position(|n| n.ends_with("typed_search_index"))
+            .expect("the typed index migration");
+        Migrator::up(&db, Some(u32::try_from(typed).expect("few migrations")))
+            .await
+            .expect("up to the step before");
+        insert_sample(&db).await;
+        let org = "'0198f0c2-0000-7000-8000-000000000001'";
+        db.execute_unprepared(&format!(
+            "INSERT INTO entity_values (org_id, blueprint, identifier, key, s, n, t, long) VALUES
+               ({org}, 'service', 'api', 'language', 'go', NULL, NULL, false),
+               ({org}, 'service', 'api', 'replicas', NULL, 3.5, NULL, false),
+               ({org}, 'service', 'api', 'ports[]', NULL, 80, NULL, false),
+               ({org}, 'service', 'api', 'ports[]', NULL, 443, NULL, false),
+               ({org}, 'service', 'api', 'deployedAt', NULL, NULL, 1767225600000000, false)"
+        ))
+        .await
+        .expect("index rows before the step");
+
+        Migrator::up(&db, Some(1)).await.expect("the typed step");
+        assert_eq!(
+            strings(&db, "SELECT key || '=' || s FROM entity_values ORDER BY 1").await,
+            ["language=go"]
+        );
+        assert_eq!(
+            strings(&db, "SELECT key || '=' || CAST(CAST(n * 10 AS integer) AS text) FROM entity_numbers ORDER BY n").await,
+            ["replicas=35", "ports[]=800", "ports[]=4430"]
+        );
+        assert_eq!(
+            strings(&db, "SELECT key || '=' || CAST(t AS text) FROM entity_dates").await,
+            ["deployedAt=1767225600000000"]
+        );
+        // The value columns are required in the typed tables.
+        let null_number = db
+            .execute_unprepared(&format!(
+                "INSERT INTO entity_numbers (org_id, blueprint, identifier, key, n)
+                 VALUES ({org}, 'service', 'api', 'replicas', NULL)"
+            ))
+            .await;
+        assert!(null_number.is_err(), "a number row without a number");
+
+        Migrator::down(&db, Some(1)).await.expect("down the typed step");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT key || '=' || COALESCE(s, CAST(CAST(n * 10 AS integer) AS text), CAST(t AS text)) \
+                 FROM entity_values ORDER BY COALESCE(n, 0), 1"
+            )
+            .await,
+            [
+                "deployedAt=1767225600000000",
+                "language=go",
+                "replicas=35",
+                "ports[]=800",
+                "ports[]=4430"
+            ]
+        );
+        assert_eq!(
+            existing_tables(&db)
+                .await
+                .iter()
+                .filter(|t| t.starts_with("entity_numbers") || t.starts_with("entity_dates"))
+                .count(),
+            0
         );
     })
     .await;

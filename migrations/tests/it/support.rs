@@ -20,6 +20,8 @@ pub const TABLES: &[&str] = &[
     "events",
     "data_migrations",
     "entity_values",
+    "entity_numbers",
+    "entity_dates",
     "users",
     "teams",
     "team_members",

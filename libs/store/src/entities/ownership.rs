@@ -220,7 +220,7 @@ async fn rederive(
         .collect();
     let derived = derive(t, chain, firsts).await?;
     let mut moved = Vec::new();
-    let mut rows = Vec::new();
+    let mut rows = index::Rows::default();
     for (id, teams) in derived {
         let Some(m) = models.get(&id) else { continue };
         if teams_of(m) == teams {

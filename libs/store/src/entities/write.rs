@@ -215,7 +215,7 @@ pub async fn write(
     let mut evts = Vec::new();
     let mut edges = Vec::new();
     let mut replaced_sources = Vec::new();
-    let mut value_rows = Vec::new();
+    let mut value_rows = index::Rows::default();
     let mut reindexed = Vec::new();
     for c in candidates {
         if let Some(b) = &c.before

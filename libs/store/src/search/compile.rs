@@ -2,10 +2,10 @@
 //! SQLite. Semantics are those of `portolan_domain::query::ast` (and the evaluator); a
 //! property-based test checks that both agree on random catalogs and queries.
 //!
-//! Where the index table `entity_values` answers a rule exactly (equality, `in`,
-//! `containsAny`, `beginsWith`, number and date ranges) the predicate is a lookup in it (see
-//! [`exists_value`] for the form each database gets), so the planner can drive the query from
-//! a B-tree index; otherwise it reads the entity's JSON.
+//! Where the search index answers a rule exactly (equality, `in`, `containsAny`, `beginsWith`,
+//! number and date ranges) the predicate is a lookup in it (see [`exists_value`] for the form
+//! each database gets), so the planner can drive the query from a B-tree index; otherwise it
+//! reads the entity's JSON. The index is one table per value type ([`Ix`]).
 
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
@@ -235,33 +235,57 @@ fn is_membership(op: Op) -> bool {
     matches!(op, Op::Eq | Op::In | Op::ContainsAny)
 }
 
-/// The entity has an index row under `key` satisfying `cond`.
+/// A table of the search index, by value type (migration 8): its value column is `v.s`, `v.n`
+/// or `v.t`. One table per type keeps each table's statistics about one type, so PostgreSQL
+/// estimates a range on one property from that type's histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ix {
+    /// `entity_values`: strings (`s`, and `long` when cut).
+    S,
+    /// `entity_numbers`: numbers (`n`).
+    N,
+    /// `entity_dates`: instants (`t`, microseconds since the epoch).
+    T,
+}
+
+impl Ix {
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Ix::S => "entity_values",
+            Ix::N => "entity_numbers",
+            Ix::T => "entity_dates",
+        }
+    }
+}
+
+/// The entity has a row in index table `ix` under `key` satisfying `cond`.
 ///
-/// PostgreSQL gets a correlated `EXISTS (SELECT 1 FROM entity_values v WHERE <same entity> AND
+/// PostgreSQL gets a correlated `EXISTS (SELECT 1 FROM <table> v WHERE <same entity> AND
 /// v.key = ? AND <cond>)`: with statistics its planner drives a selective rule from the value
 /// index and a broad one from the entities' order, while the uncorrelated `IN` form below led
 /// it to walk every entity of the blueprint for a selective `beginsWith` (1.3 s against 3.5 ms
 /// at 1M entities, docs/benchmarks.md). SQLite gets `(e.blueprint, e.identifier) IN (SELECT
 /// ... WHERE <org> AND <blueprints> AND v.key = ? AND <cond>)`, a set it computes once (the
 /// correlated form made it probe the value index once per entity).
-fn exists_value(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
+fn exists_value(sql: &mut Sql, ix: Ix, key: &str, cond: impl FnOnce(&mut Sql)) {
     if sql.pg() {
-        sql.push(
-            "EXISTS (SELECT 1 FROM entity_values v WHERE v.org_id = e.org_id \
-             AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ",
-        )
-        .bind(key)
-        .push(" AND ");
+        sql.push("EXISTS (SELECT 1 FROM ")
+            .push(ix.table())
+            .push(
+                " v WHERE v.org_id = e.org_id \
+                 AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ",
+            )
+            .bind(key)
+            .push(" AND ");
         cond(sql);
         sql.push(")");
         return;
     }
     let org = sql.org.unwrap_or_default();
-    sql.push(
-        "(e.blueprint, e.identifier) IN (SELECT v.blueprint, v.identifier FROM entity_values v \
-         WHERE v.org_id = ",
-    )
-    .bind(org);
+    sql.push("(e.blueprint, e.identifier) IN (SELECT v.blueprint, v.identifier FROM ")
+        .push(ix.table())
+        .push(" v WHERE v.org_id = ")
+        .bind(org);
     let blueprints = std::mem::take(&mut sql.blueprints);
     match blueprints.as_slice() {
         [] => {}
@@ -426,7 +450,7 @@ fn string_in_index(sql: &mut Sql, key: &str, values: &[&str], long: &dyn Fn(&mut
     let mut first = true;
     if !short_vals.is_empty() {
         first = false;
-        exists_value(sql, key, |sql| {
+        exists_value(sql, Ix::S, key, |sql| {
             long_guard(sql, &short_vals);
             sql.push("v.s IN (");
             for (i, v) in short_vals.iter().enumerate() {
@@ -502,7 +526,7 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
                         return;
                     };
                     if short(p) {
-                        exists_value(sql, key, |sql| index_prefix(sql, p));
+                        exists_value(sql, Ix::S, key, |sql| index_prefix(sql, p));
                     } else {
                         string_test(sql, &x, op, p);
                     }
@@ -525,11 +549,11 @@ fn compare_property(sql: &mut Sql, key: &str, kind: Kind, op: Op, scalars: &[&Sc
         }
         Kind::Number => {
             let ns = nums(scalars);
-            exists_value(sql, key, |sql| range_or_in(sql, "v.n", op, &ns));
+            exists_value(sql, Ix::N, key, |sql| range_or_in(sql, "v.n", op, &ns));
         }
         Kind::Date => {
             let ts = times(scalars);
-            exists_value(sql, key, |sql| range_or_in(sql, "v.t", op, &ts));
+            exists_value(sql, Ix::T, key, |sql| range_or_in(sql, "v.t", op, &ts));
         }
         Kind::Boolean if is_membership(op) => {
             or_each(sql, &bools(scalars), |sql, b| {
@@ -580,11 +604,11 @@ fn array_any(sql: &mut Sql, key: &str, item: Item, scalars: &[&Scalar]) {
         }
         Item::Number => {
             let ns = nums(scalars);
-            exists_value(sql, &ik, |sql| range_or_in(sql, "v.n", Op::In, &ns));
+            exists_value(sql, Ix::N, &ik, |sql| range_or_in(sql, "v.n", Op::In, &ns));
         }
         Item::Date => {
             let ts = times(scalars);
-            exists_value(sql, &ik, |sql| range_or_in(sql, "v.t", Op::In, &ts));
+            exists_value(sql, Ix::T, &ik, |sql| range_or_in(sql, "v.t", Op::In, &ts));
         }
         Item::Boolean => {
             let bools: Vec<bool> = scalars
@@ -1064,11 +1088,8 @@ fn date_range(sql: &mut Sql, field: &Field, from: Option<i64>, to: Option<i64>, 
             }
             sql.push(")");
         }
-        // A bound implies `v.t IS NOT NULL` (and the partial index's predicate). Saying it as
-        // well made PostgreSQL count the non-null fraction twice and underestimate a range
-        // 14-fold, so it collected and sorted every match of a broad range (792 ms against
-        // 90 ms at 1M entities, docs/benchmarks.md).
-        Field::Property { key, .. } => exists_value(sql, key, |sql| {
+        // `t` is never null in `entity_dates`: without a bound, any row of the key will do.
+        Field::Property { key, .. } => exists_value(sql, Ix::T, key, |sql| {
             let mut first = true;
             for (op, bound) in [(">=", from), (upper, to)] {
                 if let Some(b) = bound {
@@ -1080,7 +1101,7 @@ fn date_range(sql: &mut Sql, field: &Field, from: Option<i64>, to: Option<i64>, 
                 }
             }
             if first {
-                sql.push("v.t IS NOT NULL");
+                sql.push("(1=1)");
             }
         }),
         _ => {
@@ -1424,34 +1445,36 @@ pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> b
     if scalars.is_empty() || scope.candidates.is_empty() {
         return false;
     }
-    let column = match (kind, op) {
+    let ix = match (kind, op) {
         (Kind::String, Op::Eq | Op::In) => {
             if !strs(&scalars).iter().all(|s| short(s)) {
                 return false;
             }
-            "s"
+            Ix::S
         }
         (Kind::String, Op::BeginsWith) => {
             if !strs(&scalars).first().is_some_and(|s| short(s)) {
                 return false;
             }
-            "s"
+            Ix::S
         }
-        (Kind::Number, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => "n",
-        (Kind::Date, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => "t",
+        (Kind::Number, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => Ix::N,
+        (Kind::Date, Op::Eq | Op::In | Op::Gt | Op::Ge | Op::Lt | Op::Le) => Ix::T,
         _ => return false,
     };
-    sql.push("SELECT count(*) AS n FROM entity_values v WHERE v.org_id = ")
+    sql.push("SELECT count(*) AS n FROM ")
+        .push(ix.table())
+        .push(" v WHERE v.org_id = ")
         .bind(scope.org)
         .push(" AND v.blueprint IN ");
     bind_list(sql, scope.candidates);
     sql.push(" AND v.key = ").bind(key.as_str()).push(" AND ");
-    match column {
-        "s" if *op == Op::BeginsWith => {
+    match ix {
+        Ix::S if *op == Op::BeginsWith => {
             let p = strs(&scalars).first().copied().unwrap_or_default();
             index_prefix(sql, p);
         }
-        "s" => {
+        Ix::S => {
             long_guard(sql, &strs(&scalars));
             sql.push("v.s IN (");
             for (i, v) in strs(&scalars).iter().enumerate() {
@@ -1462,8 +1485,8 @@ pub(crate) fn index_only_count(sql: &mut Sql, q: &Query, scope: &Scope<'_>) -> b
             }
             sql.push(")");
         }
-        "n" => range_or_in(sql, "v.n", *op, &nums(&scalars)),
-        _ => range_or_in(sql, "v.t", *op, &times(&scalars)),
+        Ix::N => range_or_in(sql, "v.n", *op, &nums(&scalars)),
+        Ix::T => range_or_in(sql, "v.t", *op, &times(&scalars)),
     }
     true
 }

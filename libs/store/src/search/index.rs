@@ -1,5 +1,6 @@
-//! Keeps `entity_values` (the search index) in step with the entities, in the same
-//! transaction as every entity write.
+//! Keeps the search index in step with the entities, in the same transaction as every entity
+//! write. The index is three tables, one per value type (migration 8): `entity_values`
+//! (strings), `entity_numbers` and `entity_dates`.
 
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::query::index_rows;
@@ -12,16 +13,29 @@ use crate::models::entity;
 use crate::sql::insert_rows;
 use crate::{StoreError, Tenant};
 
-const COLUMNS: &[&str] = &[
-    "org_id",
-    "blueprint",
-    "identifier",
-    "key",
-    "s",
-    "n",
-    "t",
-    "long",
-];
+/// The index tables, and the columns each one is written with.
+const STRINGS: (&str, &[&str]) = (
+    "entity_values",
+    &["org_id", "blueprint", "identifier", "key", "s", "long"],
+);
+const NUMBERS: (&str, &[&str]) = (
+    "entity_numbers",
+    &["org_id", "blueprint", "identifier", "key", "n"],
+);
+const DATES: (&str, &[&str]) = (
+    "entity_dates",
+    &["org_id", "blueprint", "identifier", "key", "t"],
+);
+/// Every index table.
+pub(crate) const TABLES: [&str; 3] = [STRINGS.0, NUMBERS.0, DATES.0];
+
+/// Index rows to insert, by table (values of that table's columns).
+#[derive(Default)]
+pub(crate) struct Rows {
+    strings: Vec<Vec<SqlValue>>,
+    numbers: Vec<Vec<SqlValue>>,
+    dates: Vec<Vec<SqlValue>>,
+}
 
 /// The index content of one entity.
 pub(crate) struct Indexed<'a> {
@@ -45,33 +59,48 @@ pub(crate) async fn write(
         let ids: Vec<&str> = entities.iter().map(|e| e.identifier).collect();
         delete(t, &bp.identifier, &ids).await?;
     }
-    let mut rows: Vec<Vec<SqlValue>> = Vec::new();
+    let mut rows = Rows::default();
     for e in entities {
         rows_for(t, bp, e, &mut rows);
     }
     insert(t, rows).await
 }
 
-/// Appends the index rows of `e` (as values of the `entity_values` columns) to `out`.
-pub(crate) fn rows_for(t: &Tenant, bp: &Blueprint, e: &Indexed<'_>, out: &mut Vec<Vec<SqlValue>>) {
+/// Appends the index rows of `e` to `out`, each to its type's table.
+pub(crate) fn rows_for(t: &Tenant, bp: &Blueprint, e: &Indexed<'_>, out: &mut Rows) {
     let org = t.org().0;
     for r in index_rows(bp, e.properties, e.team) {
-        out.push(vec![
+        let mut row: Vec<SqlValue> = vec![
             org.into(),
             bp.identifier.as_str().into(),
             e.identifier.into(),
             r.key.into(),
-            r.s.into(),
-            r.n.into(),
-            r.t.into(),
-            r.long.into(),
-        ]);
+        ];
+        // An index row holds exactly one of the three (`IndexRow`).
+        if let Some(n) = r.n {
+            row.push(n.into());
+            out.numbers.push(row);
+        } else if let Some(t) = r.t {
+            row.push(t.into());
+            out.dates.push(row);
+        } else if let Some(s) = r.s {
+            row.push(s.into());
+            row.push(r.long.into());
+            out.strings.push(row);
+        }
     }
 }
 
 /// Inserts rows made by [`rows_for`].
-pub(crate) async fn insert(t: &Tenant, rows: Vec<Vec<SqlValue>>) -> Result<(), StoreError> {
-    insert_rows(t.conn(), "entity_values", COLUMNS, rows, "").await
+pub(crate) async fn insert(t: &Tenant, rows: Rows) -> Result<(), StoreError> {
+    for ((table, columns), rows) in [
+        (STRINGS, rows.strings),
+        (NUMBERS, rows.numbers),
+        (DATES, rows.dates),
+    ] {
+        insert_rows(t.conn(), table, columns, rows, "").await?;
+    }
+    Ok(())
 }
 
 /// Writes the index rows of stored models (one blueprint).
@@ -110,44 +139,46 @@ pub(crate) async fn write_models(
 /// Deletes the index rows of `ids` (of `blueprint`).
 pub(crate) async fn delete(t: &Tenant, blueprint: &str, ids: &[&str]) -> Result<(), StoreError> {
     for chunk in ids.chunks(IN_CHUNK) {
-        let mut sql = Sql::new(t.store().backend());
-        sql.push("DELETE FROM entity_values WHERE org_id = ")
-            .bind(t.org().0)
-            .push(" AND blueprint = ")
-            .bind(blueprint)
-            .push(" AND identifier IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
-        execute(t, sql).await?;
+        delete_rows(t, blueprint, Some(chunk)).await?;
     }
     Ok(())
 }
 
-async fn execute(t: &Tenant, sql: Sql) -> Result<(), StoreError> {
-    t.conn()
-        .execute_raw(Statement::from_sql_and_values(
-            t.conn().get_database_backend(),
-            sql.text,
-            sql.values,
-        ))
-        .await?;
+/// Deletes, from every index table, the rows of `blueprint`: of the entities `ids`, or all.
+async fn delete_rows(t: &Tenant, blueprint: &str, ids: Option<&[&str]>) -> Result<(), StoreError> {
+    for table in TABLES {
+        let mut sql = Sql::new(t.store().backend());
+        sql.push("DELETE FROM ")
+            .push(table)
+            .push(" WHERE org_id = ")
+            .bind(t.org().0)
+            .push(" AND blueprint = ")
+            .bind(blueprint);
+        if let Some(ids) = ids {
+            sql.push(" AND identifier IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(")");
+        }
+        t.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                t.conn().get_database_backend(),
+                sql.text,
+                sql.values,
+            ))
+            .await?;
+    }
     Ok(())
 }
 
 /// Rebuilds the index of every entity of `bp` (after a change of property types).
 pub(crate) async fn rebuild(t: &Tenant, bp: &Blueprint) -> Result<(), StoreError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    let mut sql = Sql::new(t.store().backend());
-    sql.push("DELETE FROM entity_values WHERE org_id = ")
-        .bind(t.org().0)
-        .push(" AND blueprint = ")
-        .bind(bp.identifier.as_str());
-    execute(t, sql).await?;
+    delete_rows(t, &bp.identifier, None).await?;
     let mut last: Option<String> = None;
     loop {
         let mut q = entity::Entity::find()

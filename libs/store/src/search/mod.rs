@@ -161,7 +161,7 @@ fn sort_expr(backend: Backend, key: &SortKey) -> (String, SortType) {
             }
             Kind::Date => (
                 format!(
-                    "(SELECT v.t FROM entity_values v WHERE v.org_id = e.org_id AND v.blueprint = e.blueprint \
+                    "(SELECT v.t FROM entity_dates v WHERE v.org_id = e.org_id AND v.blueprint = e.blueprint \
                      AND v.identifier = e.identifier AND v.key = '{key}' LIMIT 1)"
                 ),
                 SortType::Micros,
@@ -535,14 +535,13 @@ pub async fn aggregate(
     let mut sql = Sql::new(backend);
     let median = func == Func::Median;
     if median {
-        sql.push("SELECT v.n AS x FROM entities e JOIN entity_values v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
+        sql.push("SELECT v.n AS x FROM entities e JOIN entity_numbers v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
     } else {
-        sql.push("SELECT CAST(").push(agg).push(" AS double precision) AS x FROM entities e JOIN entity_values v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
+        sql.push("SELECT CAST(").push(agg).push(" AS double precision) AS x FROM entities e JOIN entity_numbers v ON v.org_id = e.org_id AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ").bind(key);
     }
     if backend == Backend::Sqlite {
         sql.text = sql.text.replace("AS double precision", "AS REAL");
     }
-    sql.push(" AND v.n IS NOT NULL");
     where_clause(&mut sql, t, query, filter, &scope);
     if median {
         sql.push(" ORDER BY v.n");

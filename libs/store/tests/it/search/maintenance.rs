@@ -1,5 +1,6 @@
-//! The search index (`entity_values`) after every kind of write: it must always hold exactly
-//! `query::index_rows` of every stored entity. And aggregates over it.
+//! The search index (`entity_values`, `entity_numbers`, `entity_dates`) after every kind of
+//! write: it must always hold exactly `query::index_rows` of every stored entity. And
+//! aggregates over it.
 
 use portolan_domain::OrgId;
 use portolan_domain::query::{Item, Kind, Op, Operand, Query, Scalar, index_rows};
@@ -26,19 +27,23 @@ type IndexEntry = (
     bool,
 );
 
-/// Every row of `entity_values` of the org (owner connection), sorted.
+/// Every row of the three index tables of the org (owner connection), sorted.
 async fn index_table(store: &Store, org: OrgId) -> Vec<IndexEntry> {
     let backend = store.connection().get_database_backend();
-    let sql = if is_postgres(store) {
-        "SELECT blueprint, identifier, key, s, n, t, long FROM entity_values WHERE org_id = $1"
-    } else {
-        "SELECT blueprint, identifier, key, s, n, t, long FROM entity_values WHERE org_id = ?"
-    };
+    let p = if is_postgres(store) { "$1" } else { "?1" };
+    let sql = format!(
+        "SELECT blueprint, identifier, key, s, CAST(NULL AS double precision) AS n, \
+                CAST(NULL AS bigint) AS t, long FROM entity_values WHERE org_id = {p} \
+         UNION ALL SELECT blueprint, identifier, key, NULL, n, NULL, false \
+           FROM entity_numbers WHERE org_id = {p} \
+         UNION ALL SELECT blueprint, identifier, key, NULL, NULL, t, false \
+           FROM entity_dates WHERE org_id = {p}"
+    );
     let rows = store
         .connection()
         .query_all_raw(Statement::from_sql_and_values(backend, sql, [org.0.into()]))
         .await
-        .expect("read entity_values");
+        .expect("read the index tables");
     let mut out: Vec<IndexEntry> = rows
         .iter()
         .map(|r| {
@@ -59,7 +64,7 @@ async fn index_table(store: &Store, org: OrgId) -> Vec<IndexEntry> {
     out
 }
 
-/// What `entity_values` must hold: the index rows of every stored entity.
+/// What the index tables must hold: the index rows of every stored entity.
 async fn expected_index(store: &Store, org: OrgId) -> Vec<IndexEntry> {
     let bps = blueprints_of(store, org).await;
     let mut out = Vec::new();
@@ -108,7 +113,7 @@ pub(crate) async fn assert_index(store: &Store, org: OrgId, when: &str) {
             .take(10)
             .collect();
         panic!(
-            "{when}: entity_values is out of step\nstale rows: {extra:#?}\nmissing rows: {missing:#?}"
+            "{when}: the search index is out of step\nstale rows: {extra:#?}\nmissing rows: {missing:#?}"
         );
     }
 }

@@ -112,7 +112,9 @@ async fn paging_under_concurrent_writes() {
                 // each page costs (page size x matches), minutes over these 10,000.
                 store
                     .connection()
-                    .execute_unprepared("ANALYZE entities, entity_values")
+                    .execute_unprepared(
+                        "ANALYZE entities, entity_values, entity_numbers, entity_dates",
+                    )
                     .await
                     .expect("analyze");
             }
