@@ -61,6 +61,8 @@ pub struct BenchDb {
     pub name: String,
     pub url: String,
     admin_url: String,
+    /// An earlier run's database, measured again: never dropped.
+    pub reused: bool,
 }
 
 impl BenchDb {
@@ -78,7 +80,29 @@ impl BenchDb {
             name,
             url,
             admin_url: common.admin_url.clone(),
+            reused: false,
         })
+    }
+
+    /// A database kept by an earlier run (`--keep-databases`), named
+    /// `portolan_bench_<suffix>_<label>`; returns it and the earlier run's suffix.
+    pub fn existing(common: &Common, name: &str, label: &str) -> anyhow::Result<(BenchDb, String)> {
+        let suffix = name
+            .strip_prefix(DB_PREFIX)
+            .and_then(|rest| rest.strip_suffix(&format!("_{label}")))
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))
+            .with_context(|| {
+                format!("{name:?} is not a database of an earlier `{label}` run ({DB_PREFIX}<suffix>_{label})")
+            })?;
+        Ok((
+            BenchDb {
+                name: name.to_owned(),
+                url: database_url(&common.admin_url, name)?,
+                admin_url: common.admin_url.clone(),
+                reused: true,
+            },
+            suffix.to_owned(),
+        ))
     }
 
     /// Best effort: open connections are terminated first.
@@ -127,6 +151,12 @@ struct Running {
     handle: actix_web::dev::ServerHandle,
 }
 
+/// What a fresh environment creates: this many teams and domains (relation targets).
+struct Fresh {
+    teams: usize,
+    domains: usize,
+}
+
 /// The result of one HTTP call: status and body (Null when not JSON).
 pub struct Reply {
     pub status: StatusCode,
@@ -171,7 +201,8 @@ impl Env {
         domains: usize,
     ) -> anyhow::Result<Env> {
         let db = BenchDb::create(common, label).await?;
-        match Self::start_on(db.url.clone(), common, bulk_max, teams, domains).await {
+        let fresh = Fresh { teams, domains };
+        match Self::start_on(db.url.clone(), common, bulk_max, Some(fresh)).await {
             Ok(r) => Ok(Env {
                 db,
                 store: r.store,
@@ -190,12 +221,41 @@ impl Env {
         }
     }
 
+    /// Starts the API on a database kept by an earlier run (see [`BenchDb::existing`]):
+    /// migrates it (a no-op unless the code has new migrations), gives the earlier run's
+    /// bootstrap credential a new secret and takes a token with it. Nothing is created.
+    pub async fn reuse(
+        common: &Common,
+        name: &str,
+        label: &str,
+        bulk_max: usize,
+    ) -> anyhow::Result<Env> {
+        let (db, suffix) = BenchDb::existing(common, name, label)?;
+        let common = Common {
+            suffix,
+            ..common.clone()
+        };
+        let r = Self::start_on(db.url.clone(), &common, bulk_max, None).await?;
+        Ok(Env {
+            db,
+            store: r.store,
+            base: r.base,
+            http: r.http,
+            token: r.token,
+            org: r.org,
+            client_id: r.client_id,
+            service_version: r.service_version,
+            handle: r.handle,
+        })
+    }
+
+    /// `fresh`: bootstrap the new database and create the write benchmark's catalog; `None`:
+    /// a kept database, whose bootstrap credential gets a new secret.
     async fn start_on(
         url: String,
         common: &Common,
         bulk_max: usize,
-        teams: usize,
-        domains: usize,
+        fresh: Option<Fresh>,
     ) -> anyhow::Result<Running> {
         let store = Store::connect(&url, common.pool)
             .await
@@ -203,6 +263,24 @@ impl Env {
         store.migrate().await.context("cannot migrate")?;
         let client_id = format!("bench-{}", common.suffix);
         let secret = format!("bench-secret-{}", Uuid::new_v4().simple());
+        if fresh.is_none() {
+            let hash = portolan_auth::secret::hash_secret(SecretString::from(secret.clone()))
+                .await
+                .context("cannot hash a secret")?;
+            let updated = store
+                .connection()
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE credentials SET secret_hash = $1 WHERE client_id = $2",
+                    [hash.into(), client_id.clone().into()],
+                ))
+                .await
+                .context("cannot renew the bootstrap credential")?;
+            if updated.rows_affected() != 1 {
+                let _ = store.close().await;
+                bail!("the database has no credential {client_id}: not one of this benchmark's");
+            }
+        }
         let config = Config {
             http_addr: "127.0.0.1:0".into(),
             database_url: Some(SecretString::from(url)),
@@ -220,10 +298,12 @@ impl Env {
                 .map(|k| SecretString::from(format!("bench:{}", k.expose_secret()))),
             ..Config::default()
         };
-        portolan_api::bootstrap::bootstrap(&store, &config)
-            .await
-            .context("cannot bootstrap")?
-            .context("the fresh database already had an organization")?;
+        if fresh.is_some() {
+            portolan_api::bootstrap::bootstrap(&store, &config)
+                .await
+                .context("cannot bootstrap")?
+                .context("the fresh database already had an organization")?;
+        }
         let bus: Arc<dyn portolan_bus::Bus> = Arc::new(portolan_bus::InProcessBus::new());
         let config = Arc::new(config);
         let api = portolan_api::start(config, store.clone(), bus)
@@ -241,6 +321,10 @@ impl Env {
                 .context("cannot look up the bootstrap credential")?
                 .context("the bootstrap credential is missing")?
                 .org_id;
+            let Some(Fresh { teams, domains }) = fresh else {
+                let version = blueprint_version(store.connection(), org, data::SERVICE).await?;
+                return anyhow::Ok((token, org, version));
+            };
             for bp in [
                 data::team_blueprint(),
                 data::domain_blueprint(),

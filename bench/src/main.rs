@@ -12,6 +12,12 @@
 //! at the end (also on error and on Ctrl-C). Results go to stdout as markdown (`--json` for
 //! JSON); progress goes to stderr. See `docs/benchmarks.md`.
 
+/// mimalloc rather than glibc's allocator: a request allocates many small JSON values on
+/// several threads, and glibc's malloc and free took about a fifth of the API's CPU in a
+/// search profile (docs/benchmarks.md, "Search").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod auth;
 mod bulk;
 mod data;
@@ -99,14 +105,12 @@ async fn main() -> ExitCode {
         r = run(&cli, &common, &mut envs) => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
-    if cli.keep_databases {
-        for env in envs {
+    for env in envs {
+        if cli.keep_databases || env.db.reused {
             eprintln!("keeping database {}", env.db.url);
             env.stop().await;
-        }
-    } else {
-        eprintln!("dropping the benchmark databases...");
-        for env in envs {
+        } else {
+            eprintln!("dropping database {}...", env.db.name);
             env.teardown().await;
         }
     }

@@ -68,6 +68,12 @@ pub struct SearchArgs {
     /// statement per query, the org filter written by hand.
     #[arg(long)]
     pub raw_rls: bool,
+    /// Measure again on the database of an earlier run kept with `--keep-databases`
+    /// (`portolan_bench_<suffix>_search`) instead of creating and loading one: same
+    /// `--entities` and `--seed` as that run (checked by the entity count). New migrations are
+    /// applied; the database is kept.
+    #[arg(long, value_name = "DATABASE")]
+    pub reuse_database: Option<String>,
 }
 
 /// One loaded organization.
@@ -335,18 +341,31 @@ pub async fn run(
     let n = usize_of(a.entities)?;
     let batch = usize_of(a.batch)?;
     let load_conc = usize_of(a.load_concurrency)?;
-    eprintln!("setting up the database...");
-    envs.push(Env::setup(common, "search", batch, 1, 1).await?);
-    let env = &envs[0];
-
-    let main = load::prepare_main(env, a.seed, n).await?;
-    let mut orgs = vec![main];
-    for k in 1..=usize_of(a.other_orgs)? {
-        orgs.push(load::create_other(env, k, a.seed, usize_of(a.other_entities)?).await?);
+    let mut orgs = Vec::new();
+    if let Some(name) = &a.reuse_database {
+        eprintln!("reusing database {name}...");
+        envs.push(Env::reuse(common, name, "search", batch).await?);
+        orgs.push(load::existing_main(&envs[0], a.seed, n));
+    } else {
+        eprintln!("setting up the database...");
+        envs.push(Env::setup(common, "search", batch, 1, 1).await?);
+        let env = &envs[0];
+        orgs.push(load::prepare_main(env, a.seed, n).await?);
+        for k in 1..=usize_of(a.other_orgs)? {
+            orgs.push(load::create_other(env, k, a.seed, usize_of(a.other_entities)?).await?);
+        }
     }
+    let env = &envs[0];
     let mut loads = Vec::new();
     let t0 = Instant::now();
-    for org in &orgs {
+    // A reused database is loaded already: only the measured organization is regenerated
+    // (deterministically, for the shapes' parameters), not sent again.
+    let to_load = if a.reuse_database.is_some() {
+        &orgs[..0]
+    } else {
+        &orgs[..]
+    };
+    for org in to_load {
         eprintln!(
             "loading organization {} ({} entities) through the bulk route...",
             org.name,
@@ -366,12 +385,16 @@ pub async fn run(
     }
     let total: usize = loads.iter().map(|l| l.entities).sum();
     let wall = t0.elapsed();
-    eprintln!(
-        "loaded {} entities in {:.1} s ({} entities/s); VACUUM ANALYZE...",
-        report::thousands(total as f64),
-        wall.as_secs_f64(),
-        report::thousands(total as f64 / wall.as_secs_f64().max(1e-9))
-    );
+    if to_load.is_empty() {
+        eprintln!("VACUUM ANALYZE...");
+    } else {
+        eprintln!(
+            "loaded {} entities in {:.1} s ({} entities/s); VACUUM ANALYZE...",
+            report::thousands(total as f64),
+            wall.as_secs_f64(),
+            report::thousands(total as f64 / wall.as_secs_f64().max(1e-9))
+        );
+    }
     let vacuum = maintenance(env).await?;
     let tables = table_rows(env).await?;
     let main = &orgs[0];
@@ -485,6 +508,29 @@ impl SearchReport {
                 s.api_plan.verdict(),
             ));
         }
+        out.push_str(
+            "\nCPU per request (ms: CPU time used during the timed phase divided by its requests): this process \
+             (the HTTP clients and the in-process API; for raw SQL the tasks and the driver) and the \
+             PostgreSQL backends of the measured database.\n\n\
+             | shape | API: process | API: PostgreSQL | raw: process | raw: PostgreSQL |\n|---|---:|---:|---:|---:|\n",
+        );
+        for s in &self.shapes {
+            let per = |p: &Phase, cpu: Option<f64>| {
+                cpu.map_or_else(
+                    || "n/a".to_owned(),
+                    |c| format!("{:.2}", c * 1_000.0 / p.requests.max(1) as f64),
+                )
+            };
+            out.push_str(&format!(
+                "| ({}) {} | {} | {} | {} | {} |\n",
+                s.key,
+                s.name,
+                per(&s.api, s.api.usage.this_cpu),
+                per(&s.api, s.api.usage.pg_cpu),
+                per(&s.raw, s.raw.usage.this_cpu),
+                per(&s.raw, s.raw.usage.pg_cpu),
+            ));
+        }
         out.push_str(&format!(
             "\nThe API and the raw SQL returned the same identifiers (or count) for every parameter set of every shape.\n\n\
              Plans (`EXPLAIN (FORMAT JSON)`). API statements from {}.\n\n\
@@ -519,7 +565,13 @@ impl SearchReport {
                 s.example_body
             ));
         }
-        out.push_str("\nLoading (HTTP bulk route, not part of the results):\n\n| organization | entities | wall (s) | entities/s |\n|---|---:|---:|---:|\n");
+        if let Some(db) = &a.reuse_database {
+            out.push_str(&format!(
+                "\nNot loaded: measured on `{db}`, loaded by an earlier run.\n"
+            ));
+        } else {
+            out.push_str("\nLoading (HTTP bulk route, not part of the results):\n\n| organization | entities | wall (s) | entities/s |\n|---|---:|---:|---:|\n");
+        }
         for l in &self.loads {
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

@@ -119,6 +119,16 @@ pub async fn prepare_main(env: &Env, seed: u64, n: usize) -> anyhow::Result<Org>
     })
 }
 
+/// The measured organization of a database an earlier run loaded (see `--reuse-database`).
+pub fn existing_main(env: &Env, seed: u64, n: usize) -> Org {
+    Org {
+        name: "default".into(),
+        id: env.org,
+        token: env.token.clone(),
+        catalog: Catalog::new(seed, n),
+    }
+}
+
 /// Creates organization number `k` (1-based) with an admin credential, a token and the
 /// blueprints.
 pub async fn create_other(env: &Env, k: usize, seed: u64, n: usize) -> anyhow::Result<Org> {
