@@ -8,6 +8,12 @@
 //! - `portolan rotate-secret-keys` re-encrypts every organization secret with the primary key
 //!   of `PORTOLAN_SECRETS_KEYS` (after a key rotation) and prints how many it re-encrypted.
 
+/// mimalloc rather than glibc's allocator: a request allocates many small JSON values on
+/// several threads, and glibc's malloc and free took about a fifth of the API's CPU in a
+/// search profile (docs/benchmarks.md, "Search").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use anyhow::Context;
