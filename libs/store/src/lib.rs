@@ -30,6 +30,9 @@ pub use error::StoreError;
 pub use portolan_domain::OrgId;
 pub use tenant::Tenant;
 
+/// A pooled PostgreSQL connection idle for at least this long is pinged before use.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Which database engine is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -112,10 +115,24 @@ impl Store {
                     .map_err(|_| StoreError::Internal("invalid PostgreSQL URL (not shown)".into()))?
                     .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
                     .disable_statement_logging();
+                // A connection that was in use a moment ago is handed out without a ping (by
+                // default sqlx pings on every acquire: a round trip per transaction and per
+                // pooled read, each request has two); one idle for longer is pinged first,
+                // so a server restart is noticed before a request uses a dead connection.
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_IF_IDLE_FOR {
+                                use sea_orm::sqlx::Connection as _;
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(opts)
                     .await
                     .map_err(|e| {

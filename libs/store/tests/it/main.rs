@@ -12,6 +12,7 @@ mod isolation;
 mod jobs;
 mod orgs;
 mod ownership;
+mod pool;
 mod relations;
 mod search;
 mod secrets;

@@ -1,0 +1,44 @@
+//! The PostgreSQL pool: a connection that died while idle is replaced before anyone uses it.
+
+use std::time::Duration;
+
+use portolan_store::{PING_IF_IDLE_FOR, Store};
+use portolan_test_support::fresh_postgres;
+use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+async fn backend_pid(store: &Store) -> Result<i32, String> {
+    let row = store
+        .connection()
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid",
+        ))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no row")?;
+    row.try_get::<i32>("", "pid").map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_connection_killed_while_idle_is_replaced_before_use() {
+    let db = fresh_postgres().await;
+    let store = Store::connect(&db.url, 1).await.expect("connect");
+    let first = backend_pid(&store).await.expect("first query");
+
+    let admin = Database::connect(&db.url).await.expect("admin connection");
+    admin
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_terminate_backend({first})"),
+        ))
+        .await
+        .expect("terminate the pool's connection");
+    let _ = admin.close().await;
+
+    tokio::time::sleep(PING_IF_IDLE_FOR + Duration::from_millis(300)).await;
+    let second = backend_pid(&store).await;
+    let _ = store.close().await;
+    db.drop_database().await;
+    let second = second.expect("the query after the server closed the idle connection");
+    assert_ne!(first, second, "a new connection answered");
+}
