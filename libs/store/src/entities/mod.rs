@@ -13,7 +13,7 @@ pub(crate) mod write;
 pub use delete::{bulk_delete, delete};
 pub(crate) use read::render;
 pub use read::{ReadOptions, count, get, list};
-pub use shape::{entity_json, model_to_data};
+pub use shape::{entity_json, entity_raw, model_to_data};
 pub use write::{Failed, WriteMode, WriteOptions, WriteRequest, Written, write};
 
 /// Identifiers per `IN (...)` list: keeps every statement well under bind-parameter limits.

@@ -14,6 +14,7 @@ use portolan_domain::blueprint::Blueprint;
 use portolan_domain::query::{Kind, Meta, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::entities::ReadOptions;
 use crate::models::{blueprint, entity};
@@ -88,6 +89,17 @@ pub struct Page {
     pub entities: Vec<Value>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Position>,
+}
+
+/// One page of results as JSON text (see [`search_raw`]).
+#[derive(Debug)]
+pub struct RawPage {
+    /// Port's entity shape, in order.
+    pub entities: Vec<Box<RawValue>>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Position>,
+    /// The blueprints of the page's entities, in order of first appearance.
+    pub blueprints: Vec<String>,
 }
 
 /// `WHERE` over `entities e`: the org, the candidate blueprints, the query and the filter.
@@ -339,6 +351,59 @@ pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreErr
 
 /// Runs a search and renders one page.
 pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
+    let (models, next) = page_rows(t, req).await?;
+    let entities = render_mixed(t, req.blueprints, models, req.read).await?;
+    Ok(Page { entities, next })
+}
+
+/// [`search`] answered as JSON text, for a route that sends the page on as it is: without
+/// `include`, `exclude` or relation titles each entity is written straight from its row.
+pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, StoreError> {
+    let (models, next) = page_rows(t, req).await?;
+    let mut blueprints: Vec<String> = Vec::new();
+    for m in &models {
+        if !blueprints.contains(&m.blueprint) {
+            blueprints.push(m.blueprint.clone());
+        }
+    }
+    let plain = req.read.include.is_empty()
+        && req.read.exclude.is_empty()
+        && !req.read.attach_title_to_relation;
+    let raw = |v: Result<Box<RawValue>, serde_json::Error>| {
+        v.map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
+    };
+    let entities = if plain {
+        let mut out = Vec::with_capacity(models.len());
+        for m in &models {
+            let Some(bp) = req.blueprints.get(&m.blueprint) else {
+                return Err(vanished(&m.blueprint));
+            };
+            out.push(raw(crate::entities::entity_raw(m, bp))?);
+        }
+        out
+    } else {
+        render_mixed(t, req.blueprints, models, req.read)
+            .await?
+            .iter()
+            .map(|v| raw(serde_json::value::to_raw_value(v)))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(RawPage {
+        entities,
+        next,
+        blueprints,
+    })
+}
+
+fn vanished(blueprint: &str) -> StoreError {
+    StoreError::Internal(format!("blueprint '{blueprint}' vanished during a search"))
+}
+
+/// The rows of one page, in order, and where the next page starts.
+async fn page_rows(
+    t: &Tenant,
+    req: &SearchRequest<'_>,
+) -> Result<(Vec<entity::Model>, Option<Position>), StoreError> {
     let (sql, sorted, limit) = page_sql(t, req)?;
     let sort = effective_sort(req);
     let rows = t
@@ -387,8 +452,7 @@ pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreEr
     } else {
         None
     };
-    let entities = render_mixed(t, req.blueprints, models, req.read).await?;
-    Ok(Page { entities, next })
+    Ok((models, next))
 }
 
 /// Renders rows of several blueprints in order (one batch per blueprint).
@@ -406,9 +470,7 @@ async fn render_mixed(
     let mut out: Vec<Option<Value>> = vec![None; n];
     for (bp_id, items) in groups {
         let Some(bp) = blueprints.get(&bp_id) else {
-            return Err(StoreError::Internal(format!(
-                "blueprint '{bp_id}' vanished during a search"
-            )));
+            return Err(vanished(&bp_id));
         };
         let (idx, rows): (Vec<usize>, Vec<entity::Model>) = items.into_iter().unzip();
         let rendered = crate::entities::render(t, bp, rows, opts).await?;

@@ -18,7 +18,8 @@ use portolan_domain::query::{self, Kind, Meta, ParseScope, Parsed, QueryContext}
 use portolan_store::Tenant;
 use portolan_store::entities::ReadOptions;
 use portolan_store::search::{self as store_search, Func, Position, SearchRequest, Sort, SortKey};
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
 
 use crate::access;
 use crate::auth::Caller;
@@ -280,12 +281,9 @@ pub async fn search_blueprint(
         }
     };
     let page = if scope.is_empty() {
-        store_search::Page {
-            entities: vec![],
-            next: None,
-        }
+        empty_page()
     } else {
-        store_search::search(
+        store_search::search_raw(
             &t,
             &SearchRequest {
                 query: &parsed.query,
@@ -300,13 +298,32 @@ pub async fn search_blueprint(
         )
         .await?
     };
-    let mut out = Map::new();
-    out.insert("ok".into(), Value::Bool(true));
-    out.insert("entities".into(), Value::Array(page.entities));
-    if let Some(next) = page.next {
-        out.insert("next".into(), Value::String(encode_cursor(&next, fp)));
+    Ok(HttpResponse::Ok().json(PageBody {
+        ok: true,
+        matching_blueprints: None,
+        entities: &page.entities,
+        next: page.next.map(|n| encode_cursor(&n, fp)),
+    }))
+}
+
+/// A page of entities as it is sent; the entities are JSON text already (the store writes
+/// them straight from their rows).
+#[derive(serde::Serialize)]
+struct PageBody<'a> {
+    ok: bool,
+    #[serde(rename = "matchingBlueprints", skip_serializing_if = "Option::is_none")]
+    matching_blueprints: Option<&'a [String]>,
+    entities: &'a [Box<RawValue>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+fn empty_page() -> store_search::RawPage {
+    store_search::RawPage {
+        entities: vec![],
+        next: None,
+        blueprints: vec![],
     }
-    Ok(HttpResponse::Ok().json(Value::Object(out)))
 }
 
 /// Search entities across blueprints
@@ -355,12 +372,9 @@ pub async fn search_entities(
         Some(s) => Some(decode_cursor(s, fp, "/from")?),
     };
     let page = if scope.is_empty() {
-        store_search::Page {
-            entities: vec![],
-            next: None,
-        }
+        empty_page()
     } else {
-        store_search::search(
+        store_search::search_raw(
             &t,
             &SearchRequest {
                 query: &parsed.query,
@@ -380,22 +394,12 @@ pub async fn search_entities(
             "more than {MAX_UNPAGED} entities match; page through them with ?limit= and ?from="
         )));
     }
-    let mut matching: Vec<String> = Vec::new();
-    for e in &page.entities {
-        if let Some(b) = e.get("blueprint").and_then(Value::as_str)
-            && !matching.iter().any(|m| m == b)
-        {
-            matching.push(b.to_owned());
-        }
-    }
-    let mut out = Map::new();
-    out.insert("ok".into(), Value::Bool(true));
-    out.insert("matchingBlueprints".into(), json!(matching));
-    out.insert("entities".into(), Value::Array(page.entities));
-    if let Some(next) = page.next {
-        out.insert("next".into(), Value::String(encode_cursor(&next, fp)));
-    }
-    Ok(HttpResponse::Ok().json(Value::Object(out)))
+    Ok(HttpResponse::Ok().json(PageBody {
+        ok: true,
+        matching_blueprints: Some(&page.blueprints),
+        entities: &page.entities,
+        next: page.next.map(|n| encode_cursor(&n, fp)),
+    }))
 }
 
 /// Aggregate entities
