@@ -470,15 +470,21 @@ pub async fn run(
 impl SearchReport {
     pub fn markdown(&self) -> String {
         let a = &self.args;
+        let others = match &a.reuse_database {
+            Some(db) => format!("other organizations as loaded into `{db}` by an earlier run"),
+            None => format!(
+                "{} other organizations of {}",
+                a.other_orgs,
+                report::thousands(a.other_entities as f64)
+            ),
+        };
         let mut out = format!(
-            "## Search: {} entities in the measured organization, {} other organizations of {}\n\n\
+            "## Search: {} entities in the measured organization, {others}\n\n\
              {} timed requests per shape and path after a warm-up, {} concurrent clients, store pool {} connections; \
              raw SQL {}. Table rows: {}.\n\n\
              | shape | API p50 (ms) | API p99 (ms) | raw p50 (ms) | raw p99 (ms) | API/raw p50 | rows returned | Seq Scan on entities (raw / API) |\n\
              |---|---:|---:|---:|---:|---:|---:|---|\n",
             report::thousands(a.entities as f64),
-            a.other_orgs,
-            report::thousands(a.other_entities as f64),
             report::thousands(a.requests as f64),
             a.concurrency,
             self.pool,
