@@ -1,5 +1,7 @@
 //! Conversions between stored rows, domain data and Port's JSON shape.
 
+use std::collections::HashMap;
+
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::entity::{EntityData, RelationValue};
@@ -69,65 +71,224 @@ fn ts(t: &chrono::DateTime<chrono::Utc>) -> String {
 pub fn entity_json(m: &entity::Model, bp: &Blueprint) -> Value {
     // Serializing into a `Value` fails only for map keys that are not strings; every key
     // here is a string.
-    serde_json::to_value(EntityView { m, bp }).unwrap_or(Value::Null)
+    serde_json::to_value(EntityView { row: m, bp }).unwrap_or(Value::Null)
 }
 
 /// [`entity_json`] as JSON text, written straight from the row (no `Value` tree in between:
 /// a search page renders up to 1,000 rows).
 pub fn entity_raw(m: &entity::Model, bp: &Blueprint) -> Result<Box<RawValue>, serde_json::Error> {
-    serde_json::value::to_raw_value(&EntityView { m, bp })
+    serde_json::value::to_raw_value(&EntityView { row: m, bp })
+}
+
+/// The columns of a stored row, with its JSON columns parsed ([`entity::Model`]) or left as
+/// the database's text ([`TextRow`]).
+pub(crate) trait StoredRow {
+    /// A JSON value of the row.
+    type V: Serialize + ?Sized;
+    fn identifier(&self) -> &str;
+    fn title(&self) -> Option<&str>;
+    fn icon(&self) -> Option<&str>;
+    fn blueprint(&self) -> &str;
+    fn team(&self) -> &Self::V;
+    fn created_at(&self) -> chrono::DateTime<chrono::Utc>;
+    fn created_by(&self) -> &str;
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc>;
+    fn updated_by(&self) -> &str;
+    /// The stored value of a property.
+    fn property(&self, key: &str) -> Option<&Self::V>;
+    /// The stored value of a relation.
+    fn relation(&self, key: &str) -> Stored<'_, Self::V>;
+}
+
+/// A stored relation value, as far as Port's shape needs to know it.
+pub(crate) enum Stored<'a, V: ?Sized> {
+    /// A string (one target).
+    One(&'a V),
+    /// An array, and its first element.
+    Many(&'a V, Option<&'a V>),
+    /// Not stored, or neither a string nor an array.
+    Other,
+}
+
+impl StoredRow for entity::Model {
+    type V = Value;
+    fn identifier(&self) -> &str {
+        &self.identifier
+    }
+    fn title(&self) -> Option<&str> {
+        self.title.as_deref()
+    }
+    fn icon(&self) -> Option<&str> {
+        self.icon.as_deref()
+    }
+    fn blueprint(&self) -> &str {
+        &self.blueprint
+    }
+    fn team(&self) -> &Value {
+        &self.team
+    }
+    fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+    fn created_by(&self) -> &str {
+        &self.created_by
+    }
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.updated_at
+    }
+    fn updated_by(&self) -> &str {
+        &self.updated_by
+    }
+    fn property(&self, key: &str) -> Option<&Value> {
+        self.properties.as_object().and_then(|p| p.get(key))
+    }
+    fn relation(&self, key: &str) -> Stored<'_, Value> {
+        match self.relations.as_object().and_then(|r| r.get(key)) {
+            Some(v @ Value::String(_)) => Stored::One(v),
+            Some(v @ Value::Array(a)) => Stored::Many(v, a.first()),
+            _ => Stored::Other,
+        }
+    }
+}
+
+/// A row read with its JSON columns as the database's text (PostgreSQL writes `jsonb` with a
+/// space after `:` and `,`, and numbers as stored): nothing is parsed beyond the top-level
+/// keys of `properties` and `relations`.
+pub(crate) struct TextRow<'a> {
+    pub identifier: &'a str,
+    pub title: Option<&'a str>,
+    pub icon: Option<&'a str>,
+    pub blueprint: &'a str,
+    pub team: &'a RawValue,
+    pub properties: HashMap<&'a str, &'a RawValue>,
+    pub relations: HashMap<&'a str, &'a RawValue>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_by: &'a str,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: &'a str,
+}
+
+impl TextRow<'_> {
+    /// The top-level members of a JSON object's text (`None` unless it is an object whose
+    /// keys have no escapes: the caller then parses the row instead).
+    pub fn members(text: &RawValue) -> Option<HashMap<&str, &RawValue>> {
+        if text.get().trim_start().starts_with('{') {
+            serde_json::from_str(text.get()).ok()
+        } else {
+            None
+        }
+    }
+}
+
+impl StoredRow for TextRow<'_> {
+    type V = RawValue;
+    fn identifier(&self) -> &str {
+        self.identifier
+    }
+    fn title(&self) -> Option<&str> {
+        self.title
+    }
+    fn icon(&self) -> Option<&str> {
+        self.icon
+    }
+    fn blueprint(&self) -> &str {
+        self.blueprint
+    }
+    fn team(&self) -> &RawValue {
+        self.team
+    }
+    fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.created_at
+    }
+    fn created_by(&self) -> &str {
+        self.created_by
+    }
+    fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.updated_at
+    }
+    fn updated_by(&self) -> &str {
+        self.updated_by
+    }
+    fn property(&self, key: &str) -> Option<&RawValue> {
+        self.properties.get(key).copied()
+    }
+    fn relation(&self, key: &str) -> Stored<'_, RawValue> {
+        let Some(v) = self.relations.get(key).copied() else {
+            return Stored::Other;
+        };
+        match v.get().trim_start().as_bytes().first() {
+            Some(b'"') => Stored::One(v),
+            Some(b'[') => {
+                let first = serde_json::from_str::<Vec<&RawValue>>(v.get())
+                    .ok()
+                    .and_then(|a| a.first().copied());
+                Stored::Many(v, first)
+            }
+            _ => Stored::Other,
+        }
+    }
+}
+
+/// [`entity_raw`] of a [`TextRow`].
+pub(crate) fn text_row_raw(
+    row: &TextRow<'_>,
+    bp: &Blueprint,
+) -> Result<Box<RawValue>, serde_json::Error> {
+    serde_json::value::to_raw_value(&EntityView { row, bp })
 }
 
 /// A stored row in Port's shape, serialized on the fly: the one definition of that shape
-/// ([`entity_json`] and [`entity_raw`] both go through it).
-struct EntityView<'a> {
-    m: &'a entity::Model,
+/// ([`entity_json`], [`entity_raw`] and [`text_row_raw`] all go through it).
+struct EntityView<'a, R: StoredRow> {
+    row: &'a R,
     bp: &'a Blueprint,
 }
 
-impl Serialize for EntityView<'_> {
+impl<R: StoredRow> Serialize for EntityView<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.m;
+        let m = self.row;
         let mut out = s.serialize_map(Some(11))?;
-        out.serialize_entry("identifier", &m.identifier)?;
-        out.serialize_entry("title", &m.title)?;
-        out.serialize_entry("icon", &m.icon)?;
-        out.serialize_entry("blueprint", &m.blueprint)?;
-        out.serialize_entry("team", &m.team)?;
+        out.serialize_entry("identifier", m.identifier())?;
+        out.serialize_entry("title", &m.title())?;
+        out.serialize_entry("icon", &m.icon())?;
+        out.serialize_entry("blueprint", m.blueprint())?;
+        out.serialize_entry("team", m.team())?;
         out.serialize_entry(
             "properties",
             &PropertiesView {
-                stored: m.properties.as_object(),
+                row: m,
                 bp: self.bp,
             },
         )?;
         out.serialize_entry(
             "relations",
             &RelationsView {
-                stored: m.relations.as_object(),
+                row: m,
                 bp: self.bp,
             },
         )?;
-        out.serialize_entry("createdAt", &ts(&m.created_at))?;
-        out.serialize_entry("createdBy", &m.created_by)?;
-        out.serialize_entry("updatedAt", &ts(&m.updated_at))?;
-        out.serialize_entry("updatedBy", &m.updated_by)?;
+        out.serialize_entry("createdAt", &ts(&m.created_at()))?;
+        out.serialize_entry("createdBy", m.created_by())?;
+        out.serialize_entry("updatedAt", &ts(&m.updated_at()))?;
+        out.serialize_entry("updatedBy", m.updated_by())?;
         out.end()
     }
 }
 
 /// Every property of the blueprint, in its order: the stored value or `null`.
-struct PropertiesView<'a> {
-    stored: Option<&'a Map<String, Value>>,
+struct PropertiesView<'a, R: StoredRow> {
+    row: &'a R,
     bp: &'a Blueprint,
 }
 
-impl Serialize for PropertiesView<'_> {
+impl<R: StoredRow> Serialize for PropertiesView<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut out = s.serialize_map(Some(self.bp.properties.len()))?;
         for key in self.bp.properties.keys() {
-            let v = self.stored.and_then(|p| p.get(key)).unwrap_or(&Value::Null);
-            out.serialize_entry(key, v)?;
+            match self.row.property(key) {
+                Some(v) => out.serialize_entry(key, v)?,
+                None => out.serialize_entry(key, &Value::Null)?,
+            }
         }
         out.end()
     }
@@ -135,27 +296,22 @@ impl Serialize for PropertiesView<'_> {
 
 /// Every relation of the blueprint, in its order: a many relation is an array (`[]` when
 /// unset), a single one a string or `null`.
-struct RelationsView<'a> {
-    stored: Option<&'a Map<String, Value>>,
+struct RelationsView<'a, R: StoredRow> {
+    row: &'a R,
     bp: &'a Blueprint,
 }
 
-impl Serialize for RelationsView<'_> {
+impl<R: StoredRow> Serialize for RelationsView<'_, R> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         const EMPTY: [Value; 0] = [];
         let mut out = s.serialize_map(Some(self.bp.relations.len()))?;
         for (key, def) in &self.bp.relations {
-            let stored = self.stored.and_then(|r| r.get(key));
-            match (stored, def.many) {
-                (Some(v @ Value::Array(_)), true) => out.serialize_entry(key, v)?,
-                (Some(v @ Value::String(_)), true) => {
-                    out.serialize_entry(key, std::slice::from_ref(v))?;
-                }
-                (_, true) => out.serialize_entry(key, &EMPTY)?,
-                (Some(v @ Value::String(_)), false) => out.serialize_entry(key, v)?,
-                (Some(Value::Array(a)), false) => {
-                    out.serialize_entry(key, a.first().unwrap_or(&Value::Null))?;
-                }
+            match (self.row.relation(key), def.many) {
+                (Stored::Many(v, _), true) => out.serialize_entry(key, v)?,
+                (Stored::One(v), true) => out.serialize_entry(key, &[v])?,
+                (Stored::Other, true) => out.serialize_entry(key, &EMPTY)?,
+                (Stored::One(v), false) => out.serialize_entry(key, v)?,
+                (Stored::Many(_, Some(first)), false) => out.serialize_entry(key, first)?,
                 (_, false) => out.serialize_entry(key, &Value::Null)?,
             }
         }
@@ -269,5 +425,40 @@ mod tests {
             let value = entity_json(&m, &bp);
             assert_eq!(raw.get(), serde_json::to_string(&value).expect("text"));
         }
+    }
+    #[test]
+    fn a_text_row_renders_like_its_parsed_row() {
+        let bp = blueprint();
+        // As PostgreSQL prints `jsonb`: spaces after `:` and `,`, numbers as stored.
+        let properties = r#"{"meta": {"z": [1, 2.50, null], "q\"k": {}}, "name": "x\ny", "stale": true, "tier": 1e3}"#;
+        let relations = r#"{"deps": ["a", "b"], "gone": "g", "owners": "t1", "parent": "p", "single": 7, "team": ["t2", "t3"]}"#;
+        let team = r#"["a", "b"]"#;
+        let m = row(
+            serde_json::from_str(properties).expect("properties"),
+            serde_json::from_str(relations).expect("relations"),
+        );
+        let raw = |s: &'static str| -> &'static RawValue {
+            serde_json::from_str::<&RawValue>(s).expect("raw")
+        };
+        let text = TextRow {
+            identifier: &m.identifier,
+            title: m.title.as_deref(),
+            icon: None,
+            blueprint: &m.blueprint,
+            team: raw(team),
+            properties: TextRow::members(raw(properties)).expect("an object"),
+            relations: TextRow::members(raw(relations)).expect("an object"),
+            created_at: m.created_at,
+            created_by: &m.created_by,
+            updated_at: m.updated_at,
+            updated_by: &m.updated_by,
+        };
+        let got: Value =
+            serde_json::from_str(text_row_raw(&text, &bp).expect("render").get()).expect("JSON");
+        assert_eq!(got, entity_json(&m, &bp));
+        // What the text path leaves to the parsed one.
+        assert!(TextRow::members(raw("null")).is_none());
+        assert!(TextRow::members(raw("[1]")).is_none());
+        assert!(TextRow::members(raw(r#"{"a\u0062": 1}"#)).is_none());
     }
 }

@@ -12,11 +12,12 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::query::{Kind, Meta, Query};
-use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult, Statement};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::entities::ReadOptions;
+use crate::entities::shape::TextRow;
 use crate::models::{blueprint, entity};
 use crate::{Backend, StoreError, Tenant};
 use compile::{Scope, Sql};
@@ -351,19 +352,20 @@ pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreErr
 
 /// Runs a search and renders one page.
 pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
-    let (models, next) = page_rows(t, req).await?;
-    let entities = render_mixed(t, req.blueprints, models, req.read).await?;
+    let (rows, next) = page_rows(t, req).await?;
+    let entities = render_mixed(t, req.blueprints, models(&rows)?, req.read).await?;
     Ok(Page { entities, next })
 }
 
 /// [`search`] answered as JSON text, for a route that sends the page on as it is: without
 /// `include`, `exclude` or relation titles each entity is written straight from its row.
 pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, StoreError> {
-    let (models, next) = page_rows(t, req).await?;
+    let (rows, next) = page_rows(t, req).await?;
     let mut blueprints: Vec<String> = Vec::new();
-    for m in &models {
-        if !blueprints.contains(&m.blueprint) {
-            blueprints.push(m.blueprint.clone());
+    for row in &rows {
+        let bp: String = row.try_get("", "blueprint")?;
+        if !blueprints.contains(&bp) {
+            blueprints.push(bp);
         }
     }
     let plain = req.read.include.is_empty()
@@ -373,16 +375,24 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
         v.map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
     };
     let entities = if plain {
-        let mut out = Vec::with_capacity(models.len());
-        for m in &models {
-            let Some(bp) = req.blueprints.get(&m.blueprint) else {
-                return Err(vanished(&m.blueprint));
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let bp_id: String = row.try_get("", "blueprint")?;
+            let Some(bp) = req.blueprints.get(&bp_id) else {
+                return Err(vanished(&bp_id));
             };
-            out.push(raw(crate::entities::entity_raw(m, bp))?);
+            let text = match text_row_raw(row, bp)? {
+                Some(text) => text,
+                None => raw(crate::entities::entity_raw(
+                    &entity::Model::from_query_result(row, "")?,
+                    bp,
+                ))?,
+            };
+            out.push(text);
         }
         out
     } else {
-        render_mixed(t, req.blueprints, models, req.read)
+        render_mixed(t, req.blueprints, models(&rows)?, req.read)
             .await?
             .iter()
             .map(|v| raw(serde_json::value::to_raw_value(v)))
@@ -403,10 +413,10 @@ fn vanished(blueprint: &str) -> StoreError {
 async fn page_rows(
     t: &Tenant,
     req: &SearchRequest<'_>,
-) -> Result<(Vec<entity::Model>, Option<Position>), StoreError> {
+) -> Result<(Vec<QueryResult>, Option<Position>), StoreError> {
     let (sql, sorted, limit) = page_sql(t, req)?;
     let sort = effective_sort(req);
-    let rows = t
+    let mut rows = t
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
             t.conn().get_database_backend(),
@@ -415,44 +425,84 @@ async fn page_rows(
         ))
         .await?;
     let more = rows.len() as u64 > limit;
-    let mut models = Vec::with_capacity(rows.len().min(limit as usize));
-    let mut last_sort: Option<Value> = None;
-    for row in rows.iter().take(limit as usize) {
-        let m = entity::Model::from_query_result(row, "")?;
-        if let Some(((_, ty), _)) = &sorted {
-            last_sort = Some(match ty {
-                SortType::Text => row
-                    .try_get::<Option<String>>("", "sort_value")?
-                    .map_or(Value::Null, Value::String),
-                SortType::Number => row
-                    .try_get::<Option<f64>>("", "sort_value")?
-                    .map_or(Value::Null, Value::from),
-                SortType::Micros => row
-                    .try_get::<Option<i64>>("", "sort_value")?
-                    .map_or(Value::Null, Value::from),
-                SortType::Instant => {
-                    let at = if matches!(sort.map(|s| &s.key), Some(SortKey::Meta(Meta::CreatedAt)))
-                    {
-                        m.created_at
-                    } else {
-                        m.updated_at
-                    };
-                    Value::from(at.timestamp_micros())
-                }
-            });
-        }
-        models.push(m);
-    }
-    let next = if more {
-        models.last().map(|m| Position {
-            value: last_sort,
-            identifier: m.identifier.clone(),
-            blueprint: m.blueprint.clone(),
-        })
-    } else {
-        None
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = match rows.last() {
+        Some(row) if more => Some(Position {
+            value: match &sorted {
+                None => None,
+                Some(((_, ty), _)) => Some(match ty {
+                    SortType::Text => row
+                        .try_get::<Option<String>>("", "sort_value")?
+                        .map_or(Value::Null, Value::String),
+                    SortType::Number => row
+                        .try_get::<Option<f64>>("", "sort_value")?
+                        .map_or(Value::Null, Value::from),
+                    SortType::Micros => row
+                        .try_get::<Option<i64>>("", "sort_value")?
+                        .map_or(Value::Null, Value::from),
+                    SortType::Instant => {
+                        let column =
+                            if matches!(sort.map(|s| &s.key), Some(SortKey::Meta(Meta::CreatedAt)))
+                            {
+                                "created_at"
+                            } else {
+                                "updated_at"
+                            };
+                        let at: chrono::DateTime<chrono::Utc> = row.try_get("", column)?;
+                        Value::from(at.timestamp_micros())
+                    }
+                }),
+            },
+            identifier: row.try_get("", "identifier")?,
+            blueprint: row.try_get("", "blueprint")?,
+        }),
+        _ => None,
     };
-    Ok((models, next))
+    Ok((rows, next))
+}
+
+fn models(rows: &[QueryResult]) -> Result<Vec<entity::Model>, StoreError> {
+    rows.iter()
+        .map(|row| entity::Model::from_query_result(row, "").map_err(StoreError::from))
+        .collect()
+}
+
+/// A PostgreSQL row in Port's shape without parsing its JSON columns; `None` when the row
+/// is not PostgreSQL's or its `properties` or `relations` are not plain objects (the caller
+/// then parses it).
+fn text_row_raw(row: &QueryResult, bp: &Blueprint) -> Result<Option<Box<RawValue>>, StoreError> {
+    use sea_orm::sqlx::Row as _;
+    use sea_orm::sqlx::types::Json;
+    let Some(pg) = row.try_as_pg_row() else {
+        return Ok(None);
+    };
+    let bad = |e: sea_orm::sqlx::Error| StoreError::Internal(format!("cannot read a row: {e}"));
+    let json = |column: &str| pg.try_get::<Json<&RawValue>, _>(column).map(|j| j.0);
+    let (properties, relations) = (
+        json("properties").map_err(bad)?,
+        json("relations").map_err(bad)?,
+    );
+    let (Some(properties), Some(relations)) =
+        (TextRow::members(properties), TextRow::members(relations))
+    else {
+        return Ok(None);
+    };
+    let text = TextRow {
+        identifier: pg.try_get("identifier").map_err(bad)?,
+        title: pg.try_get("title").map_err(bad)?,
+        icon: pg.try_get("icon").map_err(bad)?,
+        blueprint: pg.try_get("blueprint").map_err(bad)?,
+        team: json("team").map_err(bad)?,
+        properties,
+        relations,
+        created_at: pg.try_get("created_at").map_err(bad)?,
+        created_by: pg.try_get("created_by").map_err(bad)?,
+        updated_at: pg.try_get("updated_at").map_err(bad)?,
+        updated_by: pg.try_get("updated_by").map_err(bad)?,
+    };
+    crate::entities::shape::text_row_raw(&text, bp)
+        .map(Some)
+        .map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
 }
 
 /// Renders rows of several blueprints in order (one batch per blueprint).

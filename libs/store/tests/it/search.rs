@@ -277,6 +277,29 @@ pub(crate) struct Run<'a> {
     pub limit: u64,
 }
 
+/// `search_raw`'s page is `search`'s page as JSON text.
+pub(crate) fn same_page(store: &Store, page: &Page, raw: &search::RawPage) {
+    let backend = backend_name(store);
+    let parsed: Vec<Value> = raw
+        .entities
+        .iter()
+        .map(|e| serde_json::from_str(e.get()).expect("search_raw writes JSON"))
+        .collect();
+    assert_eq!(parsed, page.entities, "{backend}: search_raw's entities");
+    assert_eq!(raw.next, page.next, "{backend}: search_raw's next");
+    let mut blueprints: Vec<String> = Vec::new();
+    for e in &page.entities {
+        let b = e["blueprint"].as_str().unwrap_or_default().to_owned();
+        if !blueprints.contains(&b) {
+            blueprints.push(b);
+        }
+    }
+    assert_eq!(
+        raw.blueprints, blueprints,
+        "{backend}: search_raw's blueprints"
+    );
+}
+
 /// One page (its own tenant transaction).
 pub(crate) async fn one_page(
     store: &Store,
@@ -285,29 +308,47 @@ pub(crate) async fn one_page(
     run: &Run<'_>,
     after: Option<Position>,
 ) -> Page {
+    page_checked(store, org, bps, run, after, true).await
+}
+
+/// [`one_page`], where `raw_too` also asks `search_raw` in the same transaction and checks
+/// that it says the same (not under concurrent writes: the two statements see different
+/// snapshots).
+pub(crate) async fn page_checked(
+    store: &Store,
+    org: OrgId,
+    bps: &IndexMap<String, Blueprint>,
+    run: &Run<'_>,
+    after: Option<Position>,
+    raw_too: bool,
+) -> Page {
     let t = tenant(store, org).await;
     let read = ReadOptions::default();
-    let page = search::search(
-        &t,
-        &SearchRequest {
-            query: run.query,
-            filter: run.filter,
-            blueprints: bps,
-            candidates: run.candidates,
-            sort: run.sort.clone(),
-            after,
-            limit: run.limit,
-            read: &read,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| {
+    let req = SearchRequest {
+        query: run.query,
+        filter: run.filter,
+        blueprints: bps,
+        candidates: run.candidates,
+        sort: run.sort.clone(),
+        after,
+        limit: run.limit,
+        read: &read,
+    };
+    let failed = |e: portolan_store::StoreError| -> ! {
         panic!(
             "{}: search failed: {e}\nquery: {:?}",
             backend_name(store),
             run.query
         )
-    });
+    };
+    let page = search::search(&t, &req).await.unwrap_or_else(|e| failed(e));
+    // The routes' JSON-text rendering of the same page says the same.
+    if raw_too {
+        let raw = search::search_raw(&t, &req)
+            .await
+            .unwrap_or_else(|e| failed(e));
+        same_page(store, &page, &raw);
+    }
     drop(t);
     page
 }

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use super::{Run, and, blueprints_of, cmp, key_of, node, one_page, one_str, prop};
+use super::{Run, and, blueprints_of, cmp, key_of, node, one_str, page_checked, prop};
 use crate::support::{actor, both, create_blueprints, is_postgres, new_org, opts, tenant, write};
 
 /// What the concurrent writer did.
@@ -168,7 +168,7 @@ async fn paging_under_concurrent_writes() {
             let mut after = None;
             let mut pages = 0;
             loop {
-                let page = one_page(&store, org, &bps, &run, after).await;
+                let page = page_checked(&store, org, &bps, &run, after, false).await;
                 pages += 1;
                 for e in &page.entities {
                     let id = key_of(e).1;
