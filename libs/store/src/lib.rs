@@ -30,9 +30,6 @@ pub use error::StoreError;
 pub use portolan_domain::OrgId;
 pub use tenant::Tenant;
 
-/// A pooled PostgreSQL connection idle for at least this long is pinged before use.
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// Which database engine is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -115,24 +112,15 @@ impl Store {
                     .map_err(|_| StoreError::Internal("invalid PostgreSQL URL (not shown)".into()))?
                     .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
                     .disable_statement_logging();
-                // A connection that was in use a moment ago is handed out without a ping (by
-                // default sqlx pings on every acquire: a round trip per transaction and per
-                // pooled read, each request has two); one idle for longer is pinged first,
-                // so a server restart is noticed before a request uses a dead connection.
+                // sqlx pings a connection before handing it out (a round trip per
+                // transaction and per pooled read). Skipping the ping for a connection used
+                // within the last second was tried and reverted: a connection whose runtime
+                // had shut down (a worker stopped inside the one-process server) was then
+                // handed out dead (docs/benchmarks.md, "Search").
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
                     .min_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
-                        Box::pin(async move {
-                            if meta.idle_for >= PING_IF_IDLE_FOR {
-                                use sea_orm::sqlx::Connection as _;
-                                conn.ping().await?;
-                            }
-                            Ok(true)
-                        })
-                    })
                     .connect_with(opts)
                     .await
                     .map_err(|e| {
