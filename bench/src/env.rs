@@ -203,17 +203,7 @@ impl Env {
         let db = BenchDb::create(common, label).await?;
         let fresh = Fresh { teams, domains };
         match Self::start_on(db.url.clone(), common, bulk_max, Some(fresh)).await {
-            Ok(r) => Ok(Env {
-                db,
-                store: r.store,
-                base: r.base,
-                http: r.http,
-                token: r.token,
-                org: r.org,
-                client_id: r.client_id,
-                service_version: r.service_version,
-                handle: r.handle,
-            }),
+            Ok(r) => Ok(Env::on(db, r)),
             Err(e) => {
                 db.drop_database().await;
                 Err(e)
@@ -236,7 +226,11 @@ impl Env {
             ..common.clone()
         };
         let r = Self::start_on(db.url.clone(), &common, bulk_max, None).await?;
-        Ok(Env {
+        Ok(Env::on(db, r))
+    }
+
+    fn on(db: BenchDb, r: Running) -> Env {
+        Env {
             db,
             store: r.store,
             base: r.base,
@@ -246,7 +240,7 @@ impl Env {
             client_id: r.client_id,
             service_version: r.service_version,
             handle: r.handle,
-        })
+        }
     }
 
     /// `fresh`: bootstrap the new database and create the write benchmark's catalog; `None`:

@@ -361,11 +361,14 @@ pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreEr
 /// `include`, `exclude` or relation titles each entity is written straight from its row.
 pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, StoreError> {
     let (rows, next) = page_rows(t, req).await?;
+    let row_blueprints = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", "blueprint"))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut blueprints: Vec<String> = Vec::new();
-    for row in &rows {
-        let bp: String = row.try_get("", "blueprint")?;
-        if !blueprints.contains(&bp) {
-            blueprints.push(bp);
+    for bp in &row_blueprints {
+        if !blueprints.contains(bp) {
+            blueprints.push(bp.clone());
         }
     }
     let plain = req.read.include.is_empty()
@@ -376,10 +379,9 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
     };
     let entities = if plain {
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let bp_id: String = row.try_get("", "blueprint")?;
-            let Some(bp) = req.blueprints.get(&bp_id) else {
-                return Err(vanished(&bp_id));
+        for (row, bp_id) in rows.iter().zip(&row_blueprints) {
+            let Some(bp) = req.blueprints.get(bp_id) else {
+                return Err(vanished(bp_id));
             };
             let text = match text_row_raw(row, bp)? {
                 Some(text) => text,
