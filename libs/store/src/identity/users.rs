@@ -7,9 +7,10 @@ use chrono::Utc;
 use portolan_domain::event::{Action, Actor, ResourceType};
 use portolan_domain::permission::{ADMIN, MEMBER, moderated_blueprint};
 use portolan_domain::{Issues, OrgId};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, JoinType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -433,6 +434,14 @@ pub async fn set_password(
     .await
 }
 
+/// One row of [`Store::principal_user`]'s join.
+#[derive(Debug, FromQueryResult)]
+struct UserTeamRow {
+    #[sea_orm(nested)]
+    user: user::Model,
+    team_name: Option<String>,
+}
+
 /// A user as a request sees it: its record and team names.
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {
@@ -448,35 +457,47 @@ impl Store {
         org: OrgId,
         user_id: Uuid,
     ) -> Result<Option<UserPrincipal>, StoreError> {
-        let Some(u) = user::Entity::find_by_id(user_id)
+        // One statement (it runs on every request of a user token): the user's row once per
+        // team it is in, with the team's name (one row with no name when it is in none).
+        let member = user::Entity::belongs_to(team_member::Entity)
+            .from(user::Column::Id)
+            .to(team_member::Column::UserId)
+            .on_condition(|u, m| {
+                Expr::col((m, team_member::Column::OrgId))
+                    .equals((u, user::Column::OrgId))
+                    .into_condition()
+            })
+            .into();
+        let team_of = team_member::Entity::belongs_to(team::Entity)
+            .from(team_member::Column::TeamId)
+            .to(team::Column::Id)
+            .on_condition(|m, t| {
+                Expr::col((t, team::Column::OrgId))
+                    .equals((m, team_member::Column::OrgId))
+                    .into_condition()
+            })
+            .into();
+        let rows = user::Entity::find()
+            .filter(user::Column::Id.eq(user_id))
             .filter(user::Column::OrgId.eq(org.0))
-            .one(&self.db)
-            .await?
-        else {
+            .join(JoinType::LeftJoin, member)
+            .join(JoinType::LeftJoin, team_of)
+            .column_as(team::Column::Name, "team_name")
+            .into_model::<UserTeamRow>()
+            .all(&self.db)
+            .await?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
             return Ok(None);
         };
-        let team_ids: Vec<Uuid> = team_member::Entity::find()
-            .filter(team_member::Column::OrgId.eq(org.0))
-            .filter(team_member::Column::UserId.eq(u.id))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|m| m.team_id)
-            .collect();
-        let mut teams: Vec<String> = if team_ids.is_empty() {
-            vec![]
-        } else {
-            team::Entity::find()
-                .filter(team::Column::OrgId.eq(org.0))
-                .filter(team::Column::Id.is_in(team_ids))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|t| t.name)
-                .collect()
-        };
+        let mut teams: Vec<String> = first.team_name.into_iter().collect();
+        teams.extend(rows.filter_map(|r| r.team_name));
         teams.sort();
-        Ok(Some(UserPrincipal { user: u, teams }))
+        teams.dedup();
+        Ok(Some(UserPrincipal {
+            user: first.user,
+            teams,
+        }))
     }
 
     /// Every org in which a user with this email exists, with the user (password login).

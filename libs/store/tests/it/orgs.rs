@@ -140,7 +140,7 @@ async fn signing_keys_are_listed_newest_first() {
 #[tokio::test]
 async fn deleting_an_organization_removes_everything_it_owns_and_nothing_else() {
     use portolan_store::entities::WriteMode;
-    use portolan_store::identity::{self, NewUser, TeamInput};
+    use portolan_store::identity::{self, TeamInput};
     crate::support::both(|store| async move {
         let a = crate::support::new_org(&store).await;
         let b = crate::support::new_org(&store).await;
@@ -155,22 +155,9 @@ async fn deleting_an_organization_removes_everything_it_owns_and_nothing_else() 
             identity::create_team(&t, "alpha", TeamInput::default(), &crate::support::actor())
                 .await
                 .expect("team");
-            identity::create_user(
-                &t,
-                NewUser {
-                    email: "ann@example.com".into(),
-                    first_name: String::new(),
-                    last_name: String::new(),
-                    roles: vec!["Member".into()],
-                    teams: vec!["alpha".into()],
-                    status: "Active".into(),
-                    password_hash: None,
-                    provider: "password".into(),
-                },
-                &crate::support::actor(),
-            )
-            .await
-            .expect("user");
+            identity::create_user(&t, ann(&["alpha"]), &crate::support::actor())
+                .await
+                .expect("user");
             crate::support::write_ok(&t, "team", serde_json::json!({"identifier": "core", "team": ["alpha"]}), WriteMode::Create).await;
             crate::support::write_ok(
                 &t,
@@ -192,4 +179,69 @@ async fn deleting_an_organization_removes_everything_it_owns_and_nothing_else() 
         );
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_users_principal_has_its_teams_sorted_and_only_in_its_own_org() {
+    use portolan_store::identity::{self, TeamInput};
+    crate::support::both(|store| async move {
+        let a = crate::support::new_org(&store).await;
+        let b = crate::support::new_org(&store).await;
+        let mut ids = vec![];
+        for (org, teams) in [(a, vec!["zeta", "alpha", "mid"]), (b, vec![])] {
+            let t = crate::support::tenant(&store, org).await;
+            for team in ["zeta", "alpha", "mid", "unjoined"] {
+                identity::create_team(&t, team, TeamInput::default(), &crate::support::actor())
+                    .await
+                    .expect("team");
+            }
+            identity::create_user(&t, ann(&teams), &crate::support::actor())
+                .await
+                .expect("user");
+            let id = identity::find_user(&t, "ann@example.com")
+                .await
+                .expect("find")
+                .expect("user")
+                .id;
+            t.commit().await.expect("commit");
+            ids.push(id);
+        }
+        let in_a = store
+            .principal_user(a, ids[0])
+            .await
+            .expect("lookup")
+            .expect("ann in A");
+        assert_eq!(in_a.user.id, ids[0]);
+        assert_eq!(in_a.user.email, "ann@example.com");
+        assert_eq!(in_a.teams, vec!["alpha", "mid", "zeta"]);
+        let in_b = store
+            .principal_user(b, ids[1])
+            .await
+            .expect("lookup")
+            .expect("ann in B");
+        assert!(in_b.teams.is_empty(), "a user in no team: {:?}", in_b.teams);
+        assert!(
+            store
+                .principal_user(b, ids[0])
+                .await
+                .expect("lookup")
+                .is_none(),
+            "A's user is not found under B"
+        );
+    })
+    .await;
+}
+
+/// ann@example.com, an Active Member of `teams`.
+fn ann(teams: &[&str]) -> portolan_store::identity::NewUser {
+    portolan_store::identity::NewUser {
+        email: "ann@example.com".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        roles: vec!["Member".into()],
+        teams: teams.iter().map(|s| s.to_string()).collect(),
+        status: "Active".into(),
+        password_hash: None,
+        provider: "password".into(),
+    }
 }
