@@ -1127,7 +1127,38 @@ fn required_filter(sql: &mut Sql, alias: &str, required: Option<bool>) {
     }
 }
 
-/// `relatedTo`: a recursive walk per direction from the start entities.
+/// The blueprints from which a `relatedTo` walk in direction `d` can take another step: those
+/// with a relation (upstream follows an entity's own relations), or those some relation points
+/// to (downstream follows the relations pointing at an entity), counting only relations of the
+/// `required` kind when it is given. Edges always match the definitions (a relation's edges are
+/// renamed, retargeted or dropped with it), so an entity of any other blueprint is a leaf.
+fn expandable(
+    blueprints: &IndexMap<String, Blueprint>,
+    d: Direction,
+    required: Option<bool>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (id, bp) in blueprints {
+        for def in bp.relations.values() {
+            if required.is_some_and(|r| r != def.required) {
+                continue;
+            }
+            let from = match d {
+                Direction::Upstream => id,
+                Direction::Downstream => &def.target,
+            };
+            if !out.contains(from) {
+                out.push(from.clone());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `relatedTo`: a recursive walk per direction from the start entities. The walk only steps
+/// on from entities of blueprints it can step on from ([`expandable`]): a service's thousands of
+/// deployments are not each looked up again when nothing can point at a deployment.
 fn related_to(
     sql: &mut Sql,
     scope: &Scope<'_>,
@@ -1164,21 +1195,33 @@ fn related_to(
                 "source_identifier",
             ),
         };
-        sql.push("(e.blueprint, e.identifier) IN (WITH RECURSIVE w(bp, id) AS (SELECT r.")
-            .push(to_bp)
-            .push(", r.")
-            .push(to_id)
-            .push(" FROM entity_relations r WHERE r.org_id = ")
-            .bind(scope.org)
-            .push(" AND r.")
-            .push(from_bp)
-            .push(" = ")
-            .bind(blueprint)
-            .push(" AND r.")
-            .push(from_id)
-            .push(" IN ");
-        bind_list(sql, ids);
-        required_filter(sql, "r", required);
+        let further = expandable(scope.blueprints, *d, required);
+        let first_hop = |sql: &mut Sql| {
+            sql.push("SELECT r.")
+                .push(to_bp)
+                .push(", r.")
+                .push(to_id)
+                .push(" FROM entity_relations r WHERE r.org_id = ")
+                .bind(scope.org)
+                .push(" AND r.")
+                .push(from_bp)
+                .push(" = ")
+                .bind(blueprint)
+                .push(" AND r.")
+                .push(from_id)
+                .push(" IN ");
+            bind_list(sql, ids);
+            required_filter(sql, "r", required);
+        };
+        if further.is_empty() {
+            // No relation of the kind exists: one lookup (that finds nothing) is the walk.
+            sql.push("(e.blueprint, e.identifier) IN (");
+            first_hop(sql);
+            sql.push(")");
+            continue;
+        }
+        sql.push("(e.blueprint, e.identifier) IN (WITH RECURSIVE w(bp, id) AS (");
+        first_hop(sql);
         sql.push(" UNION SELECT r.")
             .push(to_bp)
             .push(", r.")
@@ -1188,7 +1231,9 @@ fn related_to(
             .push(" = w.bp AND r.")
             .push(from_id)
             .push(" = w.id WHERE r.org_id = ")
-            .bind(scope.org);
+            .bind(scope.org)
+            .push(" AND w.bp IN ");
+        bind_list(sql, &further);
         required_filter(sql, "r", required);
         sql.push(") SELECT bp, id FROM w)");
     }
@@ -1526,7 +1571,87 @@ fn prefix_successor(p: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_successor;
+    use indexmap::IndexMap;
+    use portolan_domain::blueprint::Blueprint;
+    use portolan_domain::query::Direction;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::{Scope, Sql, expandable, prefix_successor, related_to};
+    use crate::Backend;
+
+    /// team <- service (team: required; dependsOn: optional, to service) <- deployment
+    /// (service: required); nothing points at a deployment, and a team has no relations.
+    fn catalog() -> IndexMap<String, Blueprint> {
+        let mut out = IndexMap::new();
+        for v in [
+            json!({"identifier": "team", "title": "T", "schema": {"properties": {}}}),
+            json!({"identifier": "service", "title": "S", "schema": {"properties": {}},
+                   "relations": {"team": {"target": "team", "required": true, "many": false},
+                                 "dependsOn": {"target": "service", "required": false, "many": true}}}),
+            json!({"identifier": "deployment", "title": "D", "schema": {"properties": {}},
+                   "relations": {"service": {"target": "service", "required": true, "many": false}}}),
+        ] {
+            let bp = Blueprint::parse(&v).unwrap();
+            out.insert(bp.identifier.clone(), bp);
+        }
+        out
+    }
+
+    #[test]
+    fn a_walk_steps_on_only_from_blueprints_a_relation_can_leave() {
+        let bps = catalog();
+        let down = Direction::Downstream;
+        let up = Direction::Upstream;
+        assert_eq!(expandable(&bps, down, None), ["service", "team"]);
+        assert_eq!(expandable(&bps, down, Some(true)), ["service", "team"]);
+        assert_eq!(expandable(&bps, down, Some(false)), ["service"]);
+        assert_eq!(expandable(&bps, up, None), ["deployment", "service"]);
+        assert_eq!(expandable(&bps, up, Some(false)), ["service"]);
+        let mut none = bps.clone();
+        for bp in none.values_mut() {
+            bp.relations.clear();
+        }
+        assert!(expandable(&none, down, None).is_empty());
+
+        // Deployments downstream of service s1, over `blueprints`.
+        let walk = |blueprints: &IndexMap<String, Blueprint>| {
+            let candidates = vec!["deployment".to_owned()];
+            let scope = Scope {
+                org: Uuid::nil(),
+                blueprints,
+                candidates: &candidates,
+            };
+            let mut sql = Sql::new(Backend::Postgres);
+            related_to(
+                &mut sql,
+                &scope,
+                "service",
+                &["s1".into()],
+                Some(down),
+                None,
+            );
+            sql
+        };
+        let sql = walk(&bps);
+        assert!(
+            sql.text.contains("WITH RECURSIVE") && sql.text.contains("AND w.bp IN ($5, $6)"),
+            "{}",
+            sql.text
+        );
+        assert_eq!(
+            format!("{:?}", &sql.values[4..]),
+            format!(
+                "{:?}",
+                [
+                    sea_orm::Value::from("service"),
+                    sea_orm::Value::from("team")
+                ]
+            )
+        );
+        let sql = walk(&none);
+        assert!(!sql.text.contains("RECURSIVE"), "{}", sql.text);
+    }
 
     #[test]
     fn successors_bound_every_extension() {
