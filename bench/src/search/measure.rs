@@ -15,6 +15,29 @@ use uuid::Uuid;
 
 use super::shapes::{Answer, Call};
 
+/// The raw SQL's own pool (as large as the API's), planning every statement with its values
+/// as the API's tenant transactions do (`plan_cache_mode = force_custom_plan`), without JIT
+/// like the API's pool. The store's pool keeps PostgreSQL's default plan cache mode for its
+/// own lookups, under which a raw statement would get a generic plan after five runs.
+pub async fn raw_pool(url: &str, size: u32) -> anyhow::Result<DatabaseConnection> {
+    use sea_orm::sqlx::ConnectOptions as _;
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    let opts = url
+        .parse::<PgConnectOptions>()
+        .context("invalid benchmark database URL")?
+        .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(size.max(1))
+        .min_connections(1)
+        .connect_with(opts)
+        .await
+        .context("cannot connect the raw SQL pool")?;
+    Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+        pool,
+    ))
+}
+
 /// What a call answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

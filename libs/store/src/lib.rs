@@ -98,19 +98,19 @@ impl Store {
                 sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
             }
             Backend::Postgres => {
-                // Plan every statement with its actual parameters. The writes look rows up by
-                // lists of up to 1,000 keys; a cached generic plan cannot use the index for
-                // such a list and scans the blueprint's rows instead (hundreds of ms a batch,
-                // measured in docs/benchmarks.md), while planning costs well under a ms.
                 // No JIT: once a plan's estimated cost passes `jit_above_cost` (a recursive
                 // `relatedTo` walk at 1M entities does), PostgreSQL compiles it first, which
                 // took 17 to 200 ms for a query that runs in 8 (docs/benchmarks.md, "Search").
+                // Plans: PostgreSQL's default (a prepared statement gets a generic plan once
+                // that is no worse than the custom ones) suits the system's own lookups (a
+                // credential, an org, a job); tenant transactions plan every statement with
+                // its values ([`Store::tenant`]).
                 use sea_orm::sqlx::ConnectOptions as _;
                 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
                 let opts = url
                     .parse::<PgConnectOptions>()
                     .map_err(|_| StoreError::Internal("invalid PostgreSQL URL (not shown)".into()))?
-                    .options([("plan_cache_mode", "force_custom_plan"), ("jit", "off")])
+                    .options([("jit", "off")])
                     .disable_statement_logging();
                 // sqlx pings a connection before handing it out (a round trip per
                 // transaction and per pooled read). Skipping the ping for a connection used
