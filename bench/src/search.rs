@@ -74,6 +74,10 @@ pub struct SearchArgs {
     /// applied; the database is kept.
     #[arg(long, value_name = "DATABASE")]
     pub reuse_database: Option<String>,
+    /// Run only these shapes, by key (`--shapes c,f`); all by default. For profiling one
+    /// shape; a report of a subset is not comparable with a full one as a whole.
+    #[arg(long, value_delimiter = ',', value_parser = ["a", "b", "c", "d", "e", "f", "g", "h"])]
+    pub shapes: Vec<String>,
 }
 
 /// One loaded organization.
@@ -410,8 +414,12 @@ pub async fn run(
         "the measured organization holds {stored} entities, expected {expected}"
     );
 
-    let shapes = shapes::build(env, main).await?;
-    let conn = env.store.connection();
+    let mut shapes = shapes::build(env, main).await?;
+    if !a.shapes.is_empty() {
+        shapes.retain(|s| a.shapes.iter().any(|k| k.as_str() == s.key));
+    }
+    let raw_pool = measure::raw_pool(&env.db.url, common.pool).await?;
+    let conn = &raw_pool;
     let capture_conn = explain::connect(&env.db.url).await?;
     let capture = explain::capture_mode(&capture_conn).await?;
     let _ = capture_conn.close().await;

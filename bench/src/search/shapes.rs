@@ -310,6 +310,33 @@ fn related_to(org: Uuid, services: Vec<String>) -> Shape {
     }
 }
 
+/// (f) again, against the raw SQL one writes for Port's `relatedTo` without knowing how deep
+/// the catalog goes: a cycle-safe recursive walk over every relation (the API's query is such
+/// a walk too, as the operator means any depth). On the benchmark's leaf services both walks
+/// stop after one hop; (f)'s raw SQL is that one hop only.
+fn related_to_walk(org: Uuid, services: Vec<String>) -> Shape {
+    let sql = format!(
+        "WITH RECURSIVE w(bp, id) AS ( \
+           SELECT r.source_blueprint, r.source_identifier FROM entity_relations r \
+           WHERE r.org_id = $1 AND r.target_blueprint = 'service' AND r.target_identifier = $2 \
+           UNION \
+           SELECT r.source_blueprint, r.source_identifier FROM entity_relations r \
+           JOIN w ON r.target_blueprint = w.bp AND r.target_identifier = w.id WHERE r.org_id = $1) \
+         SELECT e.* FROM w JOIN entities e ON e.org_id = $1 AND e.blueprint = w.bp AND e.identifier = w.id \
+         WHERE w.bp = 'deployment' ORDER BY e.identifier LIMIT {PAGE}"
+    );
+    let mut shape = related_to(org, services);
+    for c in &mut shape.calls {
+        c.sql = sql.clone();
+    }
+    Shape {
+        key: "h",
+        name: "relatedTo (raw: walk)",
+        what: "(f), with raw SQL walking every relation at any depth as `relatedTo` does".into(),
+        ..shape
+    }
+}
+
 fn match_any(org: Uuid, c: &Catalog) -> Shape {
     // From the team back to its services, the services depending on them, their deployments.
     let sql = format!(
@@ -371,8 +398,9 @@ pub async fn build(env: &Env, org: &Org) -> anyhow::Result<Vec<Shape>> {
         begins_with(id, &org.catalog),
         date_range(id),
         count(id),
-        related_to(id, leaves),
+        related_to(id, leaves.clone()),
         match_any(id, &org.catalog),
+        related_to_walk(id, leaves),
     ])
 }
 
