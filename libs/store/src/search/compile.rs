@@ -34,6 +34,50 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
+    /// ` AND <alias>.org_id = <org> AND <alias>.<blueprint_col> IN (<candidates>)` (each part
+    /// when known), inside a subquery correlated to `e` by the same columns. Redundant for a
+    /// lookup PostgreSQL turns into a join, but under an `OR` it runs the subquery once as a
+    /// hashed set, where the correlation is gone: without the constants the set was read by a
+    /// sequential scan of the whole index table (an `OR` of two value rules took 1.2 s at 1M
+    /// entities, 12 ms with them; docs/benchmarks.md).
+    fn pin_scope(&mut self, alias: &str, blueprint_col: &str) {
+        if let Some(org) = self.org {
+            self.push(" AND ").push(alias).push(".org_id = ").bind(org);
+        }
+        self.pin_blueprints(alias, blueprint_col);
+    }
+
+    /// ` AND <alias>.<blueprint_col> IN (<candidates>)` (`=` for one; nothing when unknown).
+    fn pin_blueprints(&mut self, alias: &str, blueprint_col: &str) {
+        let blueprints = std::mem::take(&mut self.blueprints);
+        match blueprints.as_slice() {
+            [] => {}
+            [one] => {
+                self.push(" AND ")
+                    .push(alias)
+                    .push(".")
+                    .push(blueprint_col)
+                    .push(" = ")
+                    .bind(one.as_str());
+            }
+            many => {
+                self.push(" AND ")
+                    .push(alias)
+                    .push(".")
+                    .push(blueprint_col)
+                    .push(" IN (");
+                for (i, b) in many.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind(b.as_str());
+                }
+                self.push(")");
+            }
+        }
+        self.blueprints = blueprints;
+    }
+
     pub(crate) fn new(backend: Backend) -> Sql {
         Sql {
             backend,
@@ -267,16 +311,17 @@ impl Ix {
 /// at 1M entities, docs/benchmarks.md). SQLite gets `(e.blueprint, e.identifier) IN (SELECT
 /// ... WHERE <org> AND <blueprints> AND v.key = ? AND <cond>)`, a set it computes once (the
 /// correlated form made it probe the value index once per entity).
+///
+/// The PostgreSQL form also names the org and the candidate blueprints as constants (see
+/// [`Sql::pin_scope`]).
 fn exists_value(sql: &mut Sql, ix: Ix, key: &str, cond: impl FnOnce(&mut Sql)) {
     if sql.pg() {
-        sql.push("EXISTS (SELECT 1 FROM ")
-            .push(ix.table())
-            .push(
-                " v WHERE v.org_id = e.org_id \
-                 AND v.blueprint = e.blueprint AND v.identifier = e.identifier AND v.key = ",
-            )
-            .bind(key)
-            .push(" AND ");
+        sql.push("EXISTS (SELECT 1 FROM ").push(ix.table()).push(
+            " v WHERE v.org_id = e.org_id \
+                 AND v.blueprint = e.blueprint AND v.identifier = e.identifier",
+        );
+        sql.pin_scope("v", "blueprint");
+        sql.push(" AND v.key = ").bind(key).push(" AND ");
         cond(sql);
         sql.push(")");
         return;
@@ -286,24 +331,7 @@ fn exists_value(sql: &mut Sql, ix: Ix, key: &str, cond: impl FnOnce(&mut Sql)) {
         .push(ix.table())
         .push(" v WHERE v.org_id = ")
         .bind(org);
-    let blueprints = std::mem::take(&mut sql.blueprints);
-    match blueprints.as_slice() {
-        [] => {}
-        [one] => {
-            sql.push(" AND v.blueprint = ").bind(one.as_str());
-        }
-        many => {
-            sql.push(" AND v.blueprint IN (");
-            for (i, b) in many.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(b.as_str());
-            }
-            sql.push(")");
-        }
-    }
-    sql.blueprints = blueprints;
+    sql.pin_blueprints("v", "blueprint");
     sql.push(" AND v.key = ").bind(key).push(" AND ");
     cond(sql);
     sql.push(")");
@@ -934,10 +962,10 @@ fn compare_meta(sql: &mut Sql, meta: Meta, op: Op, scalars: &[&Scalar]) {
 fn exists_edge(sql: &mut Sql, key: &str, cond: impl FnOnce(&mut Sql)) {
     sql.push(
         "EXISTS (SELECT 1 FROM entity_relations r WHERE r.org_id = e.org_id \
-         AND r.source_blueprint = e.blueprint AND r.source_identifier = e.identifier \
-         AND r.relation = ",
-    )
-    .bind(key);
+         AND r.source_blueprint = e.blueprint AND r.source_identifier = e.identifier",
+    );
+    sql.pin_scope("r", "source_blueprint");
+    sql.push(" AND r.relation = ").bind(key);
     sql.push(" AND ");
     cond(sql);
     sql.push(")");
