@@ -50,29 +50,13 @@ impl Sql {
     /// ` AND <alias>.<blueprint_col> IN (<candidates>)` (`=` for one; nothing when unknown).
     fn pin_blueprints(&mut self, alias: &str, blueprint_col: &str) {
         let blueprints = std::mem::take(&mut self.blueprints);
-        match blueprints.as_slice() {
-            [] => {}
-            [one] => {
-                self.push(" AND ")
-                    .push(alias)
-                    .push(".")
-                    .push(blueprint_col)
-                    .push(" = ")
-                    .bind(one.as_str());
-            }
-            many => {
-                self.push(" AND ")
-                    .push(alias)
-                    .push(".")
-                    .push(blueprint_col)
-                    .push(" IN (");
-                for (i, b) in many.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
-                    }
-                    self.bind(b.as_str());
-                }
-                self.push(")");
+        if !blueprints.is_empty() {
+            self.push(" AND ").push(alias).push(".").push(blueprint_col);
+            if let [one] = blueprints.as_slice() {
+                self.push(" = ").bind(one.as_str());
+            } else {
+                self.push(" IN ");
+                bind_list(self, &blueprints);
             }
         }
         self.blueprints = blueprints;
@@ -1159,7 +1143,8 @@ fn required_filter(sql: &mut Sql, alias: &str, required: Option<bool>) {
 /// with a relation (upstream follows an entity's own relations), or those some relation points
 /// to (downstream follows the relations pointing at an entity), counting only relations of the
 /// `required` kind when it is given. Edges always match the definitions (a relation's edges are
-/// renamed, retargeted or dropped with it), so an entity of any other blueprint is a leaf.
+/// renamed or dropped with it, and its target can only change while no entity has a value), so
+/// an entity of any other blueprint is a leaf.
 fn expandable(
     blueprints: &IndexMap<String, Blueprint>,
     d: Direction,
