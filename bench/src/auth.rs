@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use futures::future::try_join_all;
-use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
 use sea_orm::ConnectionTrait;
@@ -168,31 +167,18 @@ async fn send_batch(env: &Env, seed: u64, start: usize, end: usize) -> anyhow::R
     Ok(())
 }
 
-/// Loads the entities in waves of 1, 2, 4, ... bulk requests (2 in flight), with `ANALYZE`
-/// after each wave (autovacuum is off on this server; without statistics loading is
-/// quadratic, see docs/benchmarks.md), then `VACUUM ANALYZE`.
+/// Loads the entities in waves with `ANALYZE` after each ([`crate::env::in_waves`], 2 bulk
+/// requests in flight), then `VACUUM ANALYZE`.
 async fn load(env: &Env, seed: u64, n: usize, batch: usize) -> anyhow::Result<Duration> {
     let batches: Vec<(usize, usize)> = (0..n)
         .step_by(batch)
         .map(|s| (s, (s + batch).min(n)))
         .collect();
     let start = Instant::now();
-    let (mut at, mut wave) = (0, 1);
-    while at < batches.len() {
-        let end = (at + wave).min(batches.len());
-        stream::iter(batches[at..end].iter().copied())
-            .map(|(a, b)| send_batch(env, seed, a, b))
-            .buffer_unordered(2)
-            .try_collect::<Vec<()>>()
-            .await?;
-        env.store
-            .connection()
-            .execute_unprepared(crate::env::ANALYZE_CATALOG)
-            .await
-            .context("ANALYZE failed")?;
-        at = end;
-        wave *= 2;
-    }
+    crate::env::in_waves(&env.store, &batches, 2, true, |(a, b)| {
+        send_batch(env, seed, a, b)
+    })
+    .await?;
     let wall = start.elapsed();
     env.store
         .connection()

@@ -20,6 +20,48 @@ use crate::data;
 pub const ANALYZE_CATALOG: &str =
     "ANALYZE entities, entity_values, entity_numbers, entity_dates, entity_relations";
 
+/// Sends `items` through `send` in waves of 1, 2, 4, 8, ... items (`conc` in flight within a
+/// wave), with an `ANALYZE` of the catalog's tables after each wave when `analyze` (all at
+/// once without). A stand-in for autovacuum's auto-analyze, which is off on this server:
+/// without fresh statistics (a blueprint the statistics say is empty) the planner checks the
+/// foreign keys of the index tables and `entity_relations` through an `(org_id, blueprint)`
+/// index, reading every entity of the blueprint per checked row, and loading turns quadratic
+/// (docs/benchmarks.md).
+pub async fn in_waves<T, F, Fut>(
+    store: &Store,
+    items: &[T],
+    conc: usize,
+    analyze: bool,
+    send: F,
+) -> anyhow::Result<()>
+where
+    T: Copy,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let mut at = 0;
+    let mut wave = if analyze { 1 } else { items.len() };
+    while at < items.len() {
+        let end = (at + wave).min(items.len());
+        stream::iter(items[at..end].iter().copied())
+            .map(&send)
+            .buffer_unordered(conc.max(1))
+            .try_collect::<Vec<()>>()
+            .await?;
+        if analyze {
+            store
+                .connection()
+                .execute_unprepared(ANALYZE_CATALOG)
+                .await
+                .context("ANALYZE failed")?;
+        }
+        at = end;
+        wave *= 2;
+    }
+    Ok(())
+}
+
 /// Every database the benchmark creates starts with this (drop leftovers by this prefix).
 pub const DB_PREFIX: &str = "portolan_bench_";
 

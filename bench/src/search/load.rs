@@ -9,13 +9,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use futures::stream::{self, StreamExt, TryStreamExt};
 use portolan_domain::event::Actor;
-use portolan_store::Store;
 use portolan_store::orgs::NewCredential;
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
-use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -272,24 +269,12 @@ async fn send_batch(
     Ok(())
 }
 
-const ANALYZE_SQL: &str = crate::env::ANALYZE_CATALOG;
-
-async fn run_analyze(store: &Store) {
-    if let Err(e) = store.connection().execute_unprepared(ANALYZE_SQL).await {
-        eprintln!("note: ANALYZE failed ({e}); continuing");
-    }
-}
-
 /// Loads an organization's catalog: teams and environments, then the platform services,
 /// then the other services (they depend on platform services), then repositories, then
 /// deployments. `conc` bulk requests of `batch` entities are in flight at once.
 ///
-/// With `analyze`, each step runs in waves of 1, 2, 4, 8, ... batches with an `ANALYZE` of
-/// the catalog's tables after each wave: a stand-in for autovacuum's auto-analyze, which is off on this server. Without fresh statistics (a
-/// blueprint that the statistics say is empty) the planner checks the foreign keys of
-/// the index tables and `entity_relations` through `idx_entities_title` (`org_id, blueprint`
-/// prefix, identifier filtered), which reads every entity of the blueprint per checked row:
-/// loading becomes quadratic.
+/// With `analyze`, each step runs in waves with an `ANALYZE` after each
+/// ([`crate::env::in_waves`]).
 pub async fn load(
     env: &Env,
     org: &Org,
@@ -310,21 +295,10 @@ pub async fn load(
     ];
     let start = Instant::now();
     for phase in phases {
-        let mut at = 0;
-        let mut wave = if analyze { 1 } else { phase.len() };
-        while at < phase.len() {
-            let end = (at + wave).min(phase.len());
-            stream::iter(phase[at..end].iter().copied())
-                .map(|(kind, a, b)| send_batch(env, org, kind, a, b))
-                .buffer_unordered(conc)
-                .try_collect::<Vec<()>>()
-                .await?;
-            if analyze {
-                run_analyze(&env.store).await;
-            }
-            at = end;
-            wave *= 2;
-        }
+        crate::env::in_waves(&env.store, &phase, conc, analyze, |(kind, a, b)| {
+            send_batch(env, org, kind, a, b)
+        })
+        .await?;
     }
     Ok(Loaded {
         entities: s.total(),
