@@ -12,6 +12,7 @@ mod m20261121_000005_create_search_index;
 mod m20261121_000006_create_identity;
 mod m20261121_000007_order_search_index;
 mod m20261121_000008_typed_search_index;
+mod m20261122_000009_blueprint_generation;
 pub mod rls;
 
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_create_identity::Migration),
             Box::new(m20261121_000007_order_search_index::Migration),
             Box::new(m20261121_000008_typed_search_index::Migration),
+            Box::new(m20261122_000009_blueprint_generation::Migration),
         ]
     }
 }

@@ -7,22 +7,34 @@
 
 use std::sync::Arc;
 
+use indexmap::IndexMap;
 use portolan_domain::OrgId;
+use portolan_domain::blueprint::Blueprint;
 use portolan_domain::schema::CompiledBlueprint;
 use quick_cache::sync::Cache;
 
 /// (org, blueprint, version).
 pub(crate) type CompiledKey = (OrgId, String, i64);
 
+/// Every blueprint of an org, in identifier order.
+pub(crate) type OrgBlueprints = Arc<IndexMap<String, Blueprint>>;
+
 pub(crate) struct Caches {
     /// (org, blueprint, version) -> (definition, compiled validator).
     pub(crate) compiled: Cache<CompiledKey, Arc<(String, Arc<CompiledBlueprint>)>>,
+    /// org -> (blueprint generation, the org's blueprints as committed at that generation or
+    /// later). `organizations.blueprint_generation` rises in every transaction that writes a
+    /// blueprint (a trigger, migration 9), and only committed rows are ever cached, so a
+    /// transaction that began at generation `g` finds here what it would read itself, or
+    /// something newer that committed since.
+    pub(crate) blueprints: Cache<OrgId, Arc<(i64, OrgBlueprints)>>,
 }
 
 impl Caches {
     pub(crate) fn new() -> Self {
         Caches {
             compiled: Cache::new(10_000),
+            blueprints: Cache::new(4_096),
         }
     }
 }

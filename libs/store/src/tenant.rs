@@ -1,8 +1,11 @@
 //! The tenant transaction: every repository call runs inside one, scoped to one org.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use portolan_domain::OrgId;
 use portolan_migrations::rls::{APP_ROLE, ORG_SETTING};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
 
 use crate::{Backend, Store, StoreError};
 
@@ -13,30 +16,61 @@ pub struct Tenant {
     tx: DatabaseTransaction,
     org: OrgId,
     store: Store,
+    /// The org's blueprint generation when the transaction began (PostgreSQL: read in the
+    /// set-up round trip; SQLite: read when first needed); `None` inside when the org has no
+    /// row.
+    generation: OnceLock<Option<i64>>,
+    /// Has this transaction written a blueprint? Its view of the blueprints is then its own,
+    /// and the shared cache is neither read nor filled by it.
+    blueprints_touched: AtomicBool,
+}
+
+/// The set-up of a PostgreSQL tenant transaction, one prepared statement (so one round trip,
+/// planned once per connection): the RLS role, plans made with each statement's values, the
+/// org, and the org's blueprint generation.
+///
+/// Every statement of the transaction is planned with its values. The writes look rows up by
+/// lists of up to 1,000 keys, which a generic plan cannot use the index for (it scans the
+/// blueprint's rows instead: hundreds of ms a batch); a search's best plan depends on how
+/// common its values are. Planning costs well under a ms (docs/benchmarks.md).
+///
+/// The generation's subquery comes last: the target list is evaluated in order, so it reads
+/// the org's row after the settings, through RLS. Were it ever read earlier it would be read as
+/// the pool's role (no RLS) or come back NULL, which only costs a cache miss.
+fn setup_sql() -> String {
+    format!(
+        "SELECT set_config('role', '{APP_ROLE}', true), \
+                set_config('plan_cache_mode', 'force_custom_plan', true), \
+                set_config('{ORG_SETTING}', $1, true), \
+                (SELECT blueprint_generation FROM organizations WHERE id = $2::uuid) AS generation"
+    )
 }
 
 impl Store {
     /// Opens a transaction scoped to `org`.
     pub async fn tenant(&self, org: OrgId) -> Result<Tenant, StoreError> {
         let tx = self.db.begin().await?;
+        let generation = OnceLock::new();
         if self.backend == Backend::Postgres {
-            // `org` is a UUID: its text form cannot carry SQL. One round trip.
-            //
-            // Every statement of the transaction is planned with its values. The writes look
-            // rows up by lists of up to 1,000 keys, which a generic plan cannot use the index
-            // for (it scans the blueprint's rows instead: hundreds of ms a batch); a search's
-            // best plan depends on how common its values are. Planning costs well under a ms
-            // (docs/benchmarks.md).
-            tx.execute_unprepared(&format!(
-                "SET LOCAL ROLE {APP_ROLE}; SET LOCAL plan_cache_mode = force_custom_plan; \
-                 SELECT set_config('{ORG_SETTING}', '{org}', true)"
-            ))
-            .await?;
+            let row = tx
+                .query_one_raw(Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    setup_sql(),
+                    [org.0.to_string().into(), org.0.into()],
+                ))
+                .await?;
+            let read = row
+                .map(|r| r.try_get::<Option<i64>>("", "generation"))
+                .transpose()?
+                .flatten();
+            let _ = generation.set(read);
         }
         Ok(Tenant {
             tx,
             org,
             store: self.clone(),
+            generation,
+            blueprints_touched: AtomicBool::new(false),
         })
     }
 }
@@ -44,6 +78,35 @@ impl Store {
 impl Tenant {
     pub fn org(&self) -> OrgId {
         self.org
+    }
+    /// Marks the transaction as one that writes blueprints (before it does).
+    pub(crate) fn touch_blueprints(&self) {
+        self.blueprints_touched.store(true, Ordering::SeqCst);
+    }
+    pub(crate) fn blueprints_touched(&self) -> bool {
+        self.blueprints_touched.load(Ordering::SeqCst)
+    }
+    /// The org's blueprint generation as of the transaction's start (read now on SQLite).
+    /// `None` when the org has no row.
+    pub(crate) async fn blueprint_generation(&self) -> Result<Option<i64>, StoreError> {
+        if let Some(g) = self.generation.get() {
+            return Ok(*g);
+        }
+        let row = self
+            .tx
+            .query_one_raw(Statement::from_sql_and_values(
+                self.tx.get_database_backend(),
+                match self.tx.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        "SELECT blueprint_generation FROM organizations WHERE id = $1"
+                    }
+                    _ => "SELECT blueprint_generation FROM organizations WHERE id = ?",
+                },
+                [self.org.0.into()],
+            ))
+            .await?;
+        let g = row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?;
+        Ok(*self.generation.get_or_init(|| g))
     }
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
         &self.tx

@@ -119,9 +119,9 @@ async fn every_tenant_table_has_rls_and_a_policy() {
 async fn down_of_the_rls_migration_disables_it_and_up_restores_it() {
     both(|db| async move {
         Migrator::up(&db, None).await.expect("up");
-        // The five last steps: the typed search index, the search index's order, identity
-        // and the search index (their tables go) and RLS (tables stay).
-        Migrator::down(&db, Some(5))
+        // The six last steps: the blueprint generation, the typed search index, the search
+        // index's order, identity and the search index (their tables go) and RLS (tables stay).
+        Migrator::down(&db, Some(6))
             .await
             .expect("down the last steps");
         let later = [

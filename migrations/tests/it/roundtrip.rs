@@ -249,3 +249,62 @@ async fn the_typed_index_migration_moves_rows_both_ways() {
     })
     .await;
 }
+
+/// `organizations.blueprint_generation` (migration 9) rises with every insert, update and
+/// delete of one of the org's blueprints, only the org's own, and not for a change that was
+/// rolled back.
+#[tokio::test]
+async fn a_blueprint_change_raises_its_orgs_generation() {
+    use sea_orm_migration::sea_orm::TransactionTrait;
+    both(|db| async move {
+        Migrator::up(&db, None).await.expect("up");
+        insert_sample(&db).await;
+        let other = "'0198f0c2-0000-7000-8000-000000000002'";
+        db.execute_unprepared(&format!(
+            "INSERT INTO organizations (id, name, status, created_at)
+             VALUES ({other}, 'other', 'active', '2026-01-01T00:00:00Z')"
+        ))
+        .await
+        .expect("another org");
+        let generation = |org: &'static str| {
+            let db = db.clone();
+            async move {
+                count(
+                    &db,
+                    &format!("SELECT blueprint_generation FROM organizations WHERE id = {org}"),
+                )
+                .await
+            }
+        };
+        let org = "'0198f0c2-0000-7000-8000-000000000001'";
+        // insert_sample wrote one blueprint.
+        assert_eq!(generation(org).await, 1);
+        assert_eq!(generation(other).await, 0);
+        db.execute_unprepared("UPDATE blueprints SET version = 2 WHERE identifier = 'service'")
+            .await
+            .expect("update");
+        assert_eq!(generation(org).await, 2);
+        let tx = db.begin().await.expect("begin");
+        tx.execute_unprepared("UPDATE blueprints SET version = 3 WHERE identifier = 'service'")
+            .await
+            .expect("update in a transaction");
+        assert_eq!(count(&tx, "SELECT max(blueprint_generation) FROM organizations").await, 3);
+        tx.rollback().await.expect("rollback");
+        assert_eq!(generation(org).await, 2, "a rolled-back change counts for nothing");
+        db.execute_unprepared("DELETE FROM entities; DELETE FROM blueprints")
+            .await
+            .expect("delete");
+        assert_eq!(generation(org).await, 3);
+        assert_eq!(generation(other).await, 0);
+        Migrator::down(&db, Some(1)).await.expect("down the step");
+        db.execute_unprepared(&format!(
+            "INSERT INTO blueprints (org_id, identifier, version, definition, created_at, updated_at, created_by, updated_by)
+             VALUES ({org}, 'service', 1, '{{}}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'me', 'me')"
+        ))
+        .await
+        .expect("a blueprint without the trigger");
+        Migrator::up(&db, Some(1)).await.expect("up the step again");
+        assert_eq!(generation(org).await, 0, "the column starts again at 0");
+    })
+    .await;
+}

@@ -143,6 +143,7 @@ pub(crate) async fn apply(
         return Ok(outcome);
     }
 
+    t.touch_blueprints();
     blueprint::Entity::update_many()
         .col_expr(
             blueprint::Column::Definition,

@@ -231,6 +231,7 @@ pub async fn create(
     if dry_run {
         return Ok(out);
     }
+    t.touch_blueprints();
     blueprint::ActiveModel {
         org_id: Set(model.org_id),
         identifier: Set(model.identifier.clone()),
@@ -351,6 +352,7 @@ pub async fn delete(t: &Tenant, identifier: &str, actor: &Actor) -> Result<(), S
             dependents,
         });
     }
+    t.touch_blueprints();
     blueprint::Entity::delete_many()
         .filter(blueprint::Column::OrgId.eq(t.org().0))
         .filter(blueprint::Column::Identifier.eq(identifier))

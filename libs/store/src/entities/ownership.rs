@@ -122,7 +122,7 @@ pub(crate) async fn refresh_inheritors(
         if depth >= MAX_CASCADE || ids.is_empty() {
             continue;
         }
-        for (heir_id, heir) in &all {
+        for (heir_id, heir) in all.iter() {
             let Some(chain) = chain(heir, &all) else {
                 continue;
             };

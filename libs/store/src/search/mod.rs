@@ -8,6 +8,7 @@ pub(crate) mod compile;
 pub(crate) mod index;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
@@ -23,7 +24,30 @@ use crate::{Backend, StoreError, Tenant};
 use compile::{Scope, Sql};
 
 /// Every blueprint of the org, in identifier order (what queries are parsed against).
-pub async fn blueprints(t: &Tenant) -> Result<IndexMap<String, Blueprint>, StoreError> {
+///
+/// Served from memory while the org's blueprint generation (read when the transaction began)
+/// is the one they were read at; a transaction that wrote a blueprint reads its own view.
+pub async fn blueprints(t: &Tenant) -> Result<Arc<IndexMap<String, Blueprint>>, StoreError> {
+    if t.blueprints_touched() {
+        return Ok(Arc::new(read_blueprints(t).await?));
+    }
+    let Some(generation) = t.blueprint_generation().await? else {
+        return Ok(Arc::new(read_blueprints(t).await?));
+    };
+    let cache = &t.store().cache.blueprints;
+    if let Some(hit) = cache.get(&t.org())
+        && hit.0 == generation
+    {
+        return Ok(hit.1.clone());
+    }
+    let read = Arc::new(read_blueprints(t).await?);
+    // Read after the generation, by a transaction that wrote none: what was committed at
+    // `generation` or later.
+    cache.insert(t.org(), Arc::new((generation, read.clone())));
+    Ok(read)
+}
+
+async fn read_blueprints(t: &Tenant) -> Result<IndexMap<String, Blueprint>, StoreError> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let rows = blueprint::Entity::find()
         .filter(blueprint::Column::OrgId.eq(t.org().0))

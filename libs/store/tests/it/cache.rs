@@ -229,3 +229,81 @@ async fn a_rolled_back_change_does_not_poison_the_cache() {
     })
     .await;
 }
+
+/// The org's blueprints come from memory while nothing changed them, and from the database as
+/// soon as anything did: the store, SQL that bypasses it, or another org's change (which
+/// must not). A transaction that writes a blueprint sees its own change, and a rolled-back
+/// change is seen by no one.
+#[tokio::test]
+async fn the_orgs_blueprints_are_cached_until_any_blueprint_changes() {
+    use portolan_store::search;
+    use sea_orm::{ConnectionTrait, Statement};
+    use std::sync::Arc;
+
+    both(|store| async move {
+        let org = new_org(&store).await;
+        let other = new_org(&store).await;
+        create_blueprints(&store, org, &[pkg(100)]).await;
+        let read = |org| {
+            let store = store.clone();
+            async move {
+                let t = tenant(&store, org).await;
+                search::blueprints(&t).await.expect("blueprints")
+            }
+        };
+        let first = read(org).await;
+        assert!(first.contains_key("pkg"));
+        let again = read(org).await;
+        assert!(Arc::ptr_eq(&first, &again), "served from memory");
+
+        // Another org's blueprint change leaves this org's entry alone.
+        create_blueprints(&store, other, &[pkg(5)]).await;
+        assert!(Arc::ptr_eq(&first, &read(org).await));
+
+        // A change through the store, rolled back: seen inside, not after.
+        let t = tenant(&store, org).await;
+        blueprints::patch(&t, "pkg", &json!({"title": "Rolled back"}), false, &actor())
+            .await
+            .expect("patch");
+        let inside = search::blueprints(&t).await.expect("blueprints");
+        assert_eq!(inside["pkg"].title, "Rolled back");
+        drop(t);
+        let after = read(org).await;
+        assert_eq!(after["pkg"].title, "Package");
+        assert!(Arc::ptr_eq(&first, &after), "the rollback changed nothing");
+
+        // A committed change through the store.
+        let t = tenant(&store, org).await;
+        blueprints::patch(&t, "pkg", &json!({"title": "Packages"}), false, &actor())
+            .await
+            .expect("patch");
+        t.commit().await.expect("commit");
+        let patched = read(org).await;
+        assert_eq!(patched["pkg"].title, "Packages");
+
+        // SQL that bypasses the store: the trigger still moves the generation.
+        let backend = store.connection().get_database_backend();
+        store
+            .connection()
+            .execute_raw(Statement::from_string(
+                backend,
+                "UPDATE blueprints SET definition = replace(definition, 'Packages', 'By SQL') \
+                 WHERE identifier = 'pkg'",
+            ))
+            .await
+            .expect("update by SQL");
+        let by_sql = read(org).await;
+        assert_eq!(by_sql["pkg"].title, "By SQL");
+        let other_org = read(other).await;
+        assert_eq!(other_org["pkg"].title, "Package");
+
+        // A deleted blueprint goes too.
+        let t = tenant(&store, org).await;
+        blueprints::delete(&t, "pkg", &actor())
+            .await
+            .expect("delete");
+        t.commit().await.expect("commit");
+        assert!(!read(org).await.contains_key("pkg"));
+    })
+    .await;
+}

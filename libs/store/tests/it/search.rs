@@ -143,7 +143,7 @@ pub(crate) fn backend_name(store: &Store) -> &'static str {
 /// Every blueprint of the org, as the search sees them.
 pub(crate) async fn blueprints_of(store: &Store, org: OrgId) -> IndexMap<String, Blueprint> {
     let t = tenant(store, org).await;
-    search::blueprints(&t).await.expect("blueprints")
+    (*search::blueprints(&t).await.expect("blueprints")).clone()
 }
 
 /// Relation edges indexed both ways (the evaluator's `MemoryGraph` scans every edge per

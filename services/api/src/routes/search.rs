@@ -515,7 +515,7 @@ const MAX_RELATION_MATCHES: u64 = 100;
 /// by the same query, costs one search instead of one per entity.
 #[derive(Default)]
 pub(crate) struct Lookups {
-    blueprints: Option<IndexMap<String, Blueprint>>,
+    blueprints: Option<std::sync::Arc<IndexMap<String, Blueprint>>>,
     /// (blueprint, query as JSON text, most matches asked) -> identifiers.
     found: HashMap<(String, String, u64), Vec<String>>,
     /// The caller's read scope per candidate blueprints.
