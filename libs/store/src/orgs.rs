@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::events::{self, NewEvent};
 use crate::models::{credential, organization, signing_key};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Tenant};
 
 /// A credential set to create; the secret is already hashed.
 #[derive(Debug, Clone)]
@@ -22,6 +22,20 @@ pub struct NewCredential {
     pub secret_hash: String,
     pub name: String,
     pub role: String,
+}
+
+/// The active credential with this client id in the tenant's org, if any, read in the
+/// tenant's transaction (the request's own: no second connection).
+pub async fn credential_in(
+    t: &Tenant,
+    client_id: &str,
+) -> Result<Option<credential::Model>, StoreError> {
+    Ok(credential::Entity::find()
+        .filter(credential::Column::ClientId.eq(client_id))
+        .filter(credential::Column::OrgId.eq(t.org().0))
+        .filter(credential::Column::RevokedAt.is_null())
+        .one(t.conn())
+        .await?)
 }
 
 impl Store {

@@ -1,6 +1,7 @@
 //! Authentication: the token exchange, signing keys, and the `Caller` extractor that every
 //! `/v1` handler takes (a handler without it cannot see an org).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::HttpMessage;
@@ -17,9 +18,10 @@ use portolan_domain::OrgId;
 use portolan_domain::event::Actor;
 use portolan_domain::permission::{Principal, PrincipalKind};
 use portolan_domain::query::QueryContext;
-use portolan_store::Store;
+use portolan_store::{Store, Tenant};
 use serde_json::json;
 
+use crate::body::BodyInFlight;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -29,9 +31,34 @@ pub struct Caller {
     pub org: OrgId,
     pub actor: Actor,
     pub principal: Principal,
+    /// The tenant transaction the caller was authenticated in, for the handler's first
+    /// [`Caller::tenant`].
+    opened: OpenedTenant,
+}
+
+/// A tenant transaction opened by authentication and not yet taken (shared by the clones of
+/// one request's [`Caller`]; dropped untaken, it rolls back).
+#[derive(Clone, Default)]
+struct OpenedTenant(Arc<Mutex<Option<Tenant>>>);
+
+impl std::fmt::Debug for OpenedTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenedTenant")
+    }
 }
 
 impl Caller {
+    /// A transaction scoped to the caller's org. The first one of a request is the one its
+    /// credential or user was just read in (one connection and one `BEGIN` per request, not
+    /// two); later ones are new.
+    pub async fn tenant(&self, store: &Store) -> Result<Tenant, portolan_store::StoreError> {
+        let opened = self.opened.0.lock().ok().and_then(|mut slot| slot.take());
+        match opened {
+            Some(t) => Ok(t),
+            None => store.tenant(self.org).await,
+        }
+    }
+
     /// 403 unless the caller is an Admin of its org.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.principal.is_admin() {
@@ -82,14 +109,16 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct AuthenticatedCaller(pub Caller);
 
-/// Authenticates `req` in full (token and the live credential or user behind it).
+/// Authenticates `req` in full (token and the live credential or user behind it), keeping
+/// no transaction open (a middleware that reads the body next calls it).
 pub async fn authenticate_request(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let token = bearer(req)?;
     let verified = req
         .extensions()
         .get::<VerifiedClaims>()
         .map(|v| v.0.clone());
-    authenticate(state, &token, verified, user_agent(req)).await
+    let claims = verify(state, &token, verified).await?;
+    authenticate(state, claims, user_agent(req), false).await
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
@@ -108,17 +137,14 @@ fn invalid() -> ApiError {
     ApiError::Unauthorized("invalid token".into())
 }
 
-/// Verifies the bearer token and checks, against the store, that what it names still holds:
-/// the credential set is live, enabled and of the token's generation; the user is Active and
-/// of the token's version; the org is active. A revoked credential or a disabled user loses
-/// access on its next request, not when the token expires.
-async fn authenticate(
+/// Verifies the bearer token: signature (reloading the keys once for an unknown `kid`),
+/// dates, issuer and audience. What it names is checked by [`authenticate`].
+async fn verify(
     state: &AppState,
     token: &str,
     verified: Option<portolan_auth::jwt::Claims>,
-    user_agent: Option<String>,
-) -> Result<Caller, ApiError> {
-    let claims = match verified.map_or_else(|| state.verifier.verify(token), Ok) {
+) -> Result<portolan_auth::jwt::Claims, ApiError> {
+    match verified.map_or_else(|| state.verifier.verify(token), Ok) {
         Err(AuthError::UnknownKid(kid)) => {
             // Another instance may have rotated in a new key: reload once.
             load_public_keys(&state.store, &state.verifier).await?;
@@ -132,18 +158,36 @@ async fn authenticate(
     .map_err(|e| match e {
         AuthError::Expired => ApiError::Unauthorized("token expired".into()),
         _ => invalid(),
-    })?;
+    })
+}
+
+/// Checks, in a tenant transaction of the token's org, that what the verified token names
+/// still holds: the credential set is live, enabled and of the token's generation; the user
+/// is Active and of the token's version; the org is active. A revoked credential or a
+/// disabled user loses access on its next request, not when the token expires. With `keep`,
+/// the transaction goes on to the handler ([`Caller::tenant`]).
+async fn authenticate(
+    state: &AppState,
+    claims: portolan_auth::jwt::Claims,
+    user_agent: Option<String>,
+    keep: bool,
+) -> Result<Caller, ApiError> {
     let org = OrgId(claims.org);
+    // Before the transaction: a miss of the org cache reads the org on a pooled connection.
+    if !state.org_active(org).await? {
+        return Err(ApiError::Unauthorized(
+            "the organization is not active".into(),
+        ));
+    }
+    let t = state.store.tenant(org).await?;
     let principal = match claims.kind.as_str() {
         KIND_CREDENTIAL => {
-            let cred = state
-                .store
-                .find_credential(&claims.sub)
+            let cred = portolan_store::orgs::credential_in(&t, &claims.sub)
                 .await?
                 .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
                 .ok_or_else(invalid)?;
             match cred.user_id {
-                Some(user) => user_principal(state, org, user, None).await?,
+                Some(user) => user_principal(&t, user, None).await?,
                 None => Principal {
                     kind: PrincipalKind::App,
                     id: cred.client_id.clone(),
@@ -155,15 +199,10 @@ async fn authenticate(
         }
         KIND_USER => {
             let user = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-            user_principal(state, org, user, Some(claims.ver)).await?
+            user_principal(&t, user, Some(claims.ver)).await?
         }
         _ => return Err(invalid()),
     };
-    if !state.org_active(org).await? {
-        return Err(ApiError::Unauthorized(
-            "the organization is not active".into(),
-        ));
-    }
     Ok(Caller {
         org,
         actor: Actor {
@@ -175,18 +214,16 @@ async fn authenticate(
             datasource: user_agent,
         },
         principal,
+        opened: OpenedTenant(Arc::new(Mutex::new(keep.then_some(t)))),
     })
 }
 
 async fn user_principal(
-    state: &AppState,
-    org: OrgId,
+    t: &Tenant,
     user: uuid::Uuid,
     version: Option<i64>,
 ) -> Result<Principal, ApiError> {
-    let found = state
-        .store
-        .principal_user(org, user)
+    let found = portolan_store::identity::principal_user_in(t, user)
         .await?
         .filter(|p| p.user.status == "Active")
         .filter(|p| version.is_none_or(|v| v == p.user.token_version))
@@ -242,10 +279,18 @@ impl FromRequest for Caller {
             .get::<VerifiedClaims>()
             .map(|v| v.0.clone());
         let user_agent = user_agent(req);
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
-            authenticate(&state, &token?, verified, user_agent).await
+            let claims = verify(&state, &token?, verified).await?;
+            // The other extractors were all created before this runs: a body still arriving
+            // is waited for here, so a slow upload holds no database connection.
+            let in_flight = req.extensions().get::<BodyInFlight>().cloned();
+            if let Some(BodyInFlight(mut reading)) = in_flight {
+                while reading.changed().await.is_ok() {}
+            }
+            authenticate(&state, claims, user_agent, true).await
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::web::{BytesMut, Data};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde_json::Value;
@@ -13,6 +13,12 @@ use crate::state::AppState;
 
 /// A JSON body of at most `max_body_bytes` (413 above, 400 when it is not JSON).
 pub struct JsonBody(pub Value);
+
+/// Present while a request's [`JsonBody`] is being read; it closes when the reading ends
+/// (its sender lives in the reading future). The `Caller` extractor waits for it before it
+/// opens the request's tenant transaction.
+#[derive(Clone)]
+pub(crate) struct BodyInFlight(pub(crate) tokio::sync::watch::Receiver<()>);
 
 impl FromRequest for JsonBody {
     type Error = ApiError;
@@ -28,7 +34,10 @@ impl FromRequest for JsonBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let (reading, in_flight) = tokio::sync::watch::channel(());
+        req.extensions_mut().insert(BodyInFlight(in_flight));
         Box::pin(async move {
+            let _reading = reading;
             if declared.is_some_and(|n| n > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }

@@ -9,8 +9,8 @@ use portolan_domain::permission::{ADMIN, MEMBER, moderated_blueprint};
 use portolan_domain::{Issues, OrgId};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, JoinType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -434,6 +434,63 @@ pub async fn set_password(
     .await
 }
 
+/// The user a token names, if it still exists in the tenant's org, read in the tenant's
+/// transaction (the request's own: no second connection).
+pub async fn principal_user_in(
+    t: &Tenant,
+    user_id: Uuid,
+) -> Result<Option<UserPrincipal>, StoreError> {
+    principal_user_on(t.conn(), t.org(), user_id).await
+}
+
+async fn principal_user_on<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    user_id: Uuid,
+) -> Result<Option<UserPrincipal>, StoreError> {
+    // One statement (it runs on every request of a user token): the user's row once per
+    // team it is in, with the team's name (one row with no name when it is in none).
+    let member = user::Entity::belongs_to(team_member::Entity)
+        .from(user::Column::Id)
+        .to(team_member::Column::UserId)
+        .on_condition(|u, m| {
+            Expr::col((m, team_member::Column::OrgId))
+                .equals((u, user::Column::OrgId))
+                .into_condition()
+        })
+        .into();
+    let team_of = team_member::Entity::belongs_to(team::Entity)
+        .from(team_member::Column::TeamId)
+        .to(team::Column::Id)
+        .on_condition(|m, t| {
+            Expr::col((t, team::Column::OrgId))
+                .equals((m, team_member::Column::OrgId))
+                .into_condition()
+        })
+        .into();
+    let rows = user::Entity::find()
+        .filter(user::Column::Id.eq(user_id))
+        .filter(user::Column::OrgId.eq(org.0))
+        .join(JoinType::LeftJoin, member)
+        .join(JoinType::LeftJoin, team_of)
+        .column_as(team::Column::Name, "team_name")
+        .into_model::<UserTeamRow>()
+        .all(conn)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some(first) = rows.next() else {
+        return Ok(None);
+    };
+    let mut teams: Vec<String> = first.team_name.into_iter().collect();
+    teams.extend(rows.filter_map(|r| r.team_name));
+    teams.sort();
+    teams.dedup();
+    Ok(Some(UserPrincipal {
+        user: first.user,
+        teams,
+    }))
+}
+
 /// One row of [`Store::principal_user`]'s join.
 #[derive(Debug, FromQueryResult)]
 struct UserTeamRow {
@@ -457,47 +514,7 @@ impl Store {
         org: OrgId,
         user_id: Uuid,
     ) -> Result<Option<UserPrincipal>, StoreError> {
-        // One statement (it runs on every request of a user token): the user's row once per
-        // team it is in, with the team's name (one row with no name when it is in none).
-        let member = user::Entity::belongs_to(team_member::Entity)
-            .from(user::Column::Id)
-            .to(team_member::Column::UserId)
-            .on_condition(|u, m| {
-                Expr::col((m, team_member::Column::OrgId))
-                    .equals((u, user::Column::OrgId))
-                    .into_condition()
-            })
-            .into();
-        let team_of = team_member::Entity::belongs_to(team::Entity)
-            .from(team_member::Column::TeamId)
-            .to(team::Column::Id)
-            .on_condition(|m, t| {
-                Expr::col((t, team::Column::OrgId))
-                    .equals((m, team_member::Column::OrgId))
-                    .into_condition()
-            })
-            .into();
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::OrgId.eq(org.0))
-            .join(JoinType::LeftJoin, member)
-            .join(JoinType::LeftJoin, team_of)
-            .column_as(team::Column::Name, "team_name")
-            .into_model::<UserTeamRow>()
-            .all(&self.db)
-            .await?;
-        let mut rows = rows.into_iter();
-        let Some(first) = rows.next() else {
-            return Ok(None);
-        };
-        let mut teams: Vec<String> = first.team_name.into_iter().collect();
-        teams.extend(rows.filter_map(|r| r.team_name));
-        teams.sort();
-        teams.dedup();
-        Ok(Some(UserPrincipal {
-            user: first.user,
-            teams,
-        }))
+        principal_user_on(&self.db, org, user_id).await
     }
 
     /// Every org in which a user with this email exists, with the user (password login).

@@ -72,7 +72,7 @@ fn with_secret(app: Value, secret: &SecretString) -> Value {
 #[get("/apps")]
 pub async fn list_apps(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("apps", identity::list_apps(&t).await?))
 }
 
@@ -94,7 +94,7 @@ pub async fn create_app(
         .name
         .ok_or_else(|| ApiError::invalid("/name", "`name` is required"))?;
     let (secret, secret_hash) = new_secret().await?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let app = identity::create_app(
         &t,
         NewApp {
@@ -123,7 +123,7 @@ pub async fn get_app(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("app", identity::get_app(&t, &path).await?))
 }
 
@@ -141,7 +141,7 @@ pub async fn update_app(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let input = input(&body.0)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let app = identity::update_app(
         &t,
         &path,
@@ -167,7 +167,7 @@ pub async fn delete_app(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     identity::delete_app(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -187,7 +187,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (secret, hash) = new_secret().await?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let app = identity::rotate_app_secret(&t, &path, hash, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(with_secret(app, &secret)))

@@ -98,7 +98,7 @@ pub async fn audit_log(
         limit,
         before_seq,
     };
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let (audits, next) = if caller.principal.is_admin() {
         events::audit_log(&t, &query).await?
     } else {

@@ -23,7 +23,7 @@ pub async fn list_blueprints(
     state: Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let list = blueprints::list(&t).await?;
     Ok(ok("blueprints", list))
 }
@@ -44,7 +44,7 @@ pub async fn create_blueprint(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let bp = blueprints::create(&t, &body.0, dry_run, &caller.actor).await?;
     if dry_run {
         return Ok(HttpResponse::Ok().json(json!({"ok": true, "dryRun": true, "blueprint": bp})));
@@ -62,7 +62,7 @@ pub async fn get_blueprint(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("blueprint", blueprints::get(&t, &path).await?))
 }
 
@@ -93,7 +93,7 @@ pub async fn replace_blueprint(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let out = blueprints::replace(&t, &path, &body.0, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -117,7 +117,7 @@ pub async fn patch_blueprint(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let out = blueprints::patch(&t, &path, &body.0, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -137,7 +137,7 @@ pub async fn delete_blueprint(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     blueprints::delete(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -167,7 +167,7 @@ async fn rename(
     caller.require_moderator(&path.0)?;
     let to = string_member(&body.0, field)?;
     let dry_run = q.flag("dry_run")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let out = blueprints::rename(&t, &path.0, member, &path.1, &to, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -242,7 +242,7 @@ pub async fn rename_mirror(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path.0)?;
     string_member(&body.0, "newMirrorName")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     blueprints::get(&t, &path.0).await?;
     Err(ApiError::NotFound {
         resource: "mirror property",
@@ -259,7 +259,7 @@ pub async fn entities_count(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let n = if caller.principal.moderates(&path) {
         entities::count(&t, &path).await?
     } else {
@@ -306,7 +306,7 @@ pub async fn delete_all_entities(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let and_blueprint = q.flag("delete_blueprint")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let m = jobs::create_delete_all(&t, &path, and_blueprint, &caller.actor).await?;
     t.commit().await?;
     state.store.notify_jobs();
@@ -327,7 +327,7 @@ pub async fn get_permissions(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let all = portolan_store::search::blueprints(&t).await?;
     let bp = all
         .get(path.as_str())
@@ -352,7 +352,7 @@ pub async fn patch_permissions(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let all = portolan_store::search::blueprints(&t).await?;
     let bp = all
         .get(path.as_str())

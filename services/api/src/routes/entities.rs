@@ -66,7 +66,7 @@ async fn write_one(
     path_identifier: Option<&str>,
     opts: WriteOptions,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let resolved =
         search::resolve_entity_queries(&t, caller, blueprint, body, &mut Default::default())
             .await?;
@@ -189,7 +189,7 @@ pub async fn bulk_entities(
             ));
         }
     };
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let mut errors = Vec::new();
     let mut lookups = search::Lookups::default();
     let mut bodies: Vec<(usize, Value)> = Vec::with_capacity(items.len());
@@ -308,7 +308,7 @@ pub async fn list_entities(
 ) -> Result<HttpResponse, ApiError> {
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     if caller.principal.moderates(&path) {
         return Ok(ok("entities", entities::list(&t, &path, &opts).await?));
     }
@@ -342,7 +342,7 @@ pub async fn get_entity(
 ) -> Result<HttpResponse, ApiError> {
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     if !caller.principal.moderates(&path.0) {
         let blueprints = portolan_store::search::blueprints(&t).await?;
         if !blueprints.contains_key(path.0.as_str()) {
@@ -423,7 +423,7 @@ pub async fn delete_entity(
     q: QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
     let delete_dependents = q.flag("delete_dependents")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     if delete_dependents {
         caller.require_moderator(&path.0)?;
     }
@@ -484,7 +484,7 @@ pub async fn bulk_delete_entities(
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     if delete_dependents {
         caller.require_moderator(&path)?;
     }

@@ -18,7 +18,7 @@ pub async fn list_migrations(
     state: Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let all = jobs::list(&t).await?;
     // Admins see every migration; a moderator those of its blueprints; others none.
     let visible: Vec<_> = all.into_iter().filter(|m| visible(&caller, m)).collect();
@@ -34,7 +34,7 @@ pub async fn get_migration(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let m = jobs::get(&t, &path).await?;
     if !visible(&caller, &m) {
         return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
@@ -54,7 +54,7 @@ pub async fn cancel_migration(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     if !visible(&caller, &jobs::get(&t, &path).await?) {
         return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
     }

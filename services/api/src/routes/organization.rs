@@ -51,7 +51,7 @@ pub async fn get_own_organization(
     state: Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok(
         "organization",
         org_settings::get_organization(&t).await?,
@@ -79,7 +79,7 @@ async fn change_organization(
     if !issues.is_empty() {
         return Err(ApiError::Invalid(issues));
     }
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let org = org_settings::update_organization(&t, name, settings, replace, &caller.actor).await?;
     t.commit().await?;
     // New budgets apply on this instance at once (on others within the cache's few seconds).
@@ -139,7 +139,7 @@ pub async fn create_organization_secret(
     let (Some(name), Some(value), true) = (name, value, issues.is_empty()) else {
         return Err(ApiError::Invalid(issues));
     };
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let secret = secrets::create(
         &t,
         &state.secrets,
@@ -164,7 +164,7 @@ pub async fn list_organization_secrets(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("secrets", secrets::list(&t).await?))
 }
 
@@ -181,7 +181,7 @@ pub async fn get_organization_secret(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("secret", secrets::get(&t, &path).await?))
 }
 
@@ -206,7 +206,7 @@ pub async fn patch_organization_secret(
     if !issues.is_empty() {
         return Err(ApiError::Invalid(issues));
     }
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let secret = secrets::update(
         &t,
         &state.secrets,
@@ -233,7 +233,7 @@ pub async fn delete_organization_secret(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     secrets::delete(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))

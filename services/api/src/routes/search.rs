@@ -249,7 +249,7 @@ pub async fn search_blueprint(
         },
     };
     let limit = limit_of(b.get("limit"), "/limit")?.unwrap_or(DEFAULT_LIMIT);
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let blueprints = store_search::blueprints(&t).await?;
     if !blueprints.contains_key(path.as_str()) {
         return Err(portolan_store::StoreError::not_found("blueprint", path.as_str()).into());
@@ -362,7 +362,7 @@ pub async fn search_entities(
             }
         },
     };
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let blueprints = store_search::blueprints(&t).await?;
     let parsed = parse_query(&body.0, &blueprints, None, "", &caller.query_context())?;
     let scope = access::read_scope(&t, &caller, &blueprints, &parsed.blueprints).await?;
@@ -440,7 +440,7 @@ pub async fn aggregate(
     let Some(raw_query) = b.get("query") else {
         return Err(ApiError::invalid("/query", "is required"));
     };
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let blueprints = store_search::blueprints(&t).await?;
     let parsed = parse_query(
         raw_query,

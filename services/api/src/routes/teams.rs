@@ -34,7 +34,7 @@ fn input(body: &Value) -> Result<(Option<String>, TeamInput), ApiError> {
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 #[get("/teams")]
 pub async fn list_teams(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("teams", identity::list_teams(&t).await?))
 }
 
@@ -52,7 +52,7 @@ pub async fn create_team(
     caller.require_admin()?;
     let (name, input) = input(&body.0)?;
     let name = name.ok_or_else(|| ApiError::invalid("/name", "`name` is required"))?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let team = identity::create_team(&t, &name, input, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Created().json(super::envelope("team", team)))
@@ -67,7 +67,7 @@ pub async fn get_team(
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("team", identity::get_team(&t, &path).await?))
 }
 
@@ -87,7 +87,7 @@ pub async fn replace_team(
     let (name, mut input) = input(&body.0)?;
     input.description.get_or_insert_with(String::new);
     input.users.get_or_insert_with(Vec::new);
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let team = identity::update_team(&t, &path, name.as_deref(), input, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("team", team))
@@ -108,7 +108,7 @@ pub async fn patch_team(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (name, input) = input(&body.0)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let team = identity::update_team(&t, &path, name.as_deref(), input, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("team", team))
@@ -126,7 +126,7 @@ pub async fn delete_team(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     identity::delete_team(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))

@@ -74,7 +74,7 @@ pub(crate) fn opt_string(
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 #[get("/users")]
 pub async fn list_users(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("users", identity::list_users(&t).await?))
 }
 
@@ -88,7 +88,7 @@ pub async fn get_user(
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let email = email_of(&path, "")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     Ok(ok("user", identity::get_user(&t, &email).await?))
 }
 
@@ -124,7 +124,7 @@ pub async fn invite_user(
     let first = opt_string(invitee, "firstName", 200, &mut issues).unwrap_or_default();
     let last = opt_string(invitee, "lastName", 200, &mut issues).unwrap_or_default();
     issues.into_result(()).map_err(ApiError::Invalid)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let user = identity::create_user(
         &t,
         NewUser {
@@ -189,7 +189,7 @@ pub async fn patch_user(
         last_name: opt_string(&body.0, "lastName", 200, &mut issues),
     };
     issues.into_result(()).map_err(ApiError::Invalid)?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let user = identity::update_user(&t, &email, patch, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("user", user))
@@ -208,7 +208,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let email = email_of(&path, "")?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     identity::delete_user(&t, &email, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -252,7 +252,7 @@ pub async fn set_password(
     let hash = hash_secret(password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     identity::set_password(&t, &email, hash, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -274,7 +274,7 @@ pub async fn rotate_credentials(
     if !is_self(&caller, &email) {
         caller.require_admin()?;
     }
-    let t = state.store.tenant(caller.org).await?;
+    let t = caller.tenant(&state.store).await?;
     let user = identity::find_user(&t, &email)
         .await?
         .ok_or_else(|| ApiError::NotFound {

@@ -145,17 +145,20 @@ async fn unknown_routes_and_bad_flags_answer_in_port_shape() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn graceful_shutdown_finishes_an_in_flight_request() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app().await;
-    catalog(&app).await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let body = serde_json::to_vec(&json!({"identifier": "in-flight", "title": "T"})).unwrap();
+/// Sends a POST of `body` to `path` as the app's bootstrap caller, all but its first 5 bytes
+/// of body: the stream, and the rest of the body to send.
+async fn half_sent(
+    app: &TestApp,
+    path: &str,
+    body: &serde_json::Value,
+) -> (tokio::net::TcpStream, Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.base.trim_start_matches("http://");
+    let body = serde_json::to_vec(body).unwrap();
     let (first, rest) = body.split_at(5);
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "POST /v1/blueprints/team/entities HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         app.token,
         body.len()
@@ -163,12 +166,27 @@ async fn graceful_shutdown_finishes_an_in_flight_request() {
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(first).await.unwrap();
     stream.flush().await.unwrap();
+    (stream, rest.to_vec())
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_an_in_flight_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    catalog(&app).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let (mut stream, rest) = half_sent(
+        &app,
+        "/v1/blueprints/team/entities",
+        &json!({"identifier": "in-flight", "title": "T"}),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     // Shutdown starts while the request is half sent.
     let handle = app.server_handle();
     let stopping = tokio::spawn(async move { handle.stop(true).await });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    stream.write_all(rest).await.unwrap();
+    stream.write_all(&rest).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
@@ -330,5 +348,55 @@ async fn bad_requests_get_port_shaped_4xx_and_change_nothing() {
     for (t, n) in tables.iter().zip(before) {
         assert_eq!(app.count_rows(t).await, n, "{t} changed");
     }
+    app.stop().await;
+}
+
+/// A request's credential is checked in the transaction its handler then uses, and that
+/// transaction is opened only once the body has arrived: with a pool of one connection, a
+/// client that stalls halfway through its body keeps no one else waiting, and a request
+/// refused after authentication (422) gives its connection back.
+#[tokio::test]
+async fn a_stalled_body_holds_no_database_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(Backend::Postgres, |c| c.db_max_connections = 1).await;
+    catalog(&app).await;
+    let (mut stream, rest) = half_sent(
+        &app,
+        "/v1/blueprints/team/entities/search",
+        &json!({"query": {"combinator": "and", "rules": []}}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // The pool's one connection is free: others are served while the body is stalled (the
+    // pool would otherwise make them wait its 30 s acquire timeout, past this client's).
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let r = quick
+            .get(app.url("/v1/blueprints"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .expect("served while another body is stalled");
+        assert_eq!(r.status(), 200);
+        let r = quick
+            .post(app.url("/v1/blueprints/team/entities/search"))
+            .bearer_auth(&app.token)
+            .json(&json!({"query": {"combinator": "and", "rules": [
+                {"property": "nope", "operator": "=", "value": 1}]}}))
+            .send()
+            .await
+            .expect("refused while another body is stalled");
+        assert_eq!(r.status(), 422);
+    }
+
+    stream.write_all(&rest).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"ok\":true"), "{response}");
     app.stop().await;
 }
