@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use portolan_domain::OrgId;
 use portolan_migrations::rls::{APP_ROLE, ORG_SETTING};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Statement, TransactionTrait};
 
+use crate::models::credential;
 use crate::{Backend, Store, StoreError};
 
 /// A database transaction bound to one organization. On PostgreSQL it runs as the RLS role
@@ -27,51 +28,105 @@ pub struct Tenant {
 
 /// The set-up of a PostgreSQL tenant transaction, one prepared statement (so one round trip,
 /// planned once per connection): the RLS role, plans made with each statement's values, the
-/// org, and the org's blueprint generation.
+/// org, the org's blueprint generation and, for a request of a credential token, the live
+/// credential set it names.
 ///
 /// Every statement of the transaction is planned with its values. The writes look rows up by
 /// lists of up to 1,000 keys, which a generic plan cannot use the index for (it scans the
 /// blueprint's rows instead: hundreds of ms a batch); a search's best plan depends on how
 /// common its values are. Planning costs well under a ms (docs/benchmarks.md).
 ///
-/// The generation's subquery comes last: the target list is evaluated in order, so it reads
-/// the org's row after the settings, through RLS. Were it ever read earlier it would be read as
-/// the pool's role (no RLS) or come back NULL, which only costs a cache miss.
-fn setup_sql() -> String {
-    format!(
+/// This statement is planned before it switches the role, so RLS does not filter its own
+/// reads: each names the org itself.
+fn setup_sql(credential: bool) -> String {
+    let settings = format!(
         "SELECT set_config('role', '{APP_ROLE}', true), \
                 set_config('plan_cache_mode', 'force_custom_plan', true), \
                 set_config('{ORG_SETTING}', $1, true), \
-                (SELECT blueprint_generation FROM organizations WHERE id = $2::uuid) AS generation"
-    )
+                (SELECT blueprint_generation FROM organizations WHERE id = $2::uuid) \
+                  AS blueprint_generation"
+    );
+    if credential {
+        format!(
+            "SELECT s.blueprint_generation, c.* FROM ({settings}) s \
+             LEFT JOIN credentials c \
+               ON c.client_id = $3 AND c.org_id = $2::uuid AND c.revoked_at IS NULL"
+        )
+    } else {
+        settings
+    }
 }
 
 impl Store {
     /// Opens a transaction scoped to `org`.
     pub async fn tenant(&self, org: OrgId) -> Result<Tenant, StoreError> {
+        Ok(self.open_tenant(org, None).await?.0)
+    }
+
+    /// Opens a transaction scoped to `org` and reads in it the live (not revoked) credential
+    /// set `client_id` of the org: on PostgreSQL in the round trip that sets the transaction
+    /// up (every request of a credential token makes this check).
+    pub async fn tenant_with_credential(
+        &self,
+        org: OrgId,
+        client_id: &str,
+    ) -> Result<(Tenant, Option<credential::Model>), StoreError> {
+        let (t, found) = self.open_tenant(org, Some(client_id)).await?;
+        match found {
+            Some(c) => Ok((t, c)),
+            // SQLite: no set-up statement.
+            None => {
+                let c = crate::orgs::credential_in(&t, client_id).await?;
+                Ok((t, c))
+            }
+        }
+    }
+
+    /// The transaction, and (PostgreSQL, with `credential`) what the set-up read of it.
+    #[allow(clippy::option_option)]
+    async fn open_tenant(
+        &self,
+        org: OrgId,
+        credential: Option<&str>,
+    ) -> Result<(Tenant, Option<Option<credential::Model>>), StoreError> {
         let tx = self.db.begin().await?;
         let generation = OnceLock::new();
+        let mut found = None;
         if self.backend == Backend::Postgres {
+            let mut values: Vec<sea_orm::Value> = vec![org.0.to_string().into(), org.0.into()];
+            if let Some(id) = credential {
+                values.push(id.into());
+            }
             let row = tx
                 .query_one_raw(Statement::from_sql_and_values(
                     sea_orm::DbBackend::Postgres,
-                    setup_sql(),
-                    [org.0.to_string().into(), org.0.into()],
+                    setup_sql(credential.is_some()),
+                    values,
                 ))
                 .await?;
             let read = row
-                .map(|r| r.try_get::<Option<i64>>("", "generation"))
+                .as_ref()
+                .map(|r| r.try_get::<Option<i64>>("", "blueprint_generation"))
                 .transpose()?
                 .flatten();
             let _ = generation.set(read);
+            if credential.is_some() {
+                found = Some(match row {
+                    Some(r) if r.try_get::<Option<String>>("", "client_id")?.is_some() => {
+                        Some(credential::Model::from_query_result(&r, "")?)
+                    }
+                    _ => None,
+                });
+            }
         }
-        Ok(Tenant {
+        let t = Tenant {
             tx,
             org,
             store: self.clone(),
             generation,
             blueprints_touched: AtomicBool::new(false),
-        })
+        };
+        Ok((t, found))
     }
 }
 

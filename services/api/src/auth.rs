@@ -179,11 +179,17 @@ async fn authenticate(
             "the organization is not active".into(),
         ));
     }
-    let t = state.store.tenant(org).await?;
+    let (t, credential) = match claims.kind.as_str() {
+        KIND_CREDENTIAL => {
+            let (t, c) = state.store.tenant_with_credential(org, &claims.sub).await?;
+            (t, Some(c))
+        }
+        _ => (state.store.tenant(org).await?, None),
+    };
     let principal = match claims.kind.as_str() {
         KIND_CREDENTIAL => {
-            let cred = portolan_store::orgs::credential_in(&t, &claims.sub)
-                .await?
+            let cred = credential
+                .flatten()
                 .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
                 .ok_or_else(invalid)?;
             match cred.user_id {

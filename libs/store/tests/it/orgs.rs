@@ -245,3 +245,62 @@ fn ann(teams: &[&str]) -> portolan_store::identity::NewUser {
         provider: "password".into(),
     }
 }
+
+/// A tenant transaction opened for a credential token reads the credential set in its org
+/// only, and only while it is not revoked; the transaction is an ordinary tenant one.
+#[tokio::test]
+async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
+    both(|store| async move {
+        let org_of = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .create_organization(
+                        name,
+                        NewCredential {
+                            client_id: format!("{name}-ci"),
+                            secret_hash: "$argon2id$secret-hash".into(),
+                            name: "CI".into(),
+                            role: "admin".into(),
+                        },
+                        &actor(),
+                    )
+                    .await
+                    .expect("create")
+            }
+        };
+        let acme = org_of("acme").await;
+        org_of("beta").await;
+        let (t, found) = store
+            .tenant_with_credential(acme, "acme-ci")
+            .await
+            .expect("open");
+        let found = found.expect("its own credential");
+        assert_eq!(
+            (found.org_id, found.client_id.as_str()),
+            (acme.0, "acme-ci")
+        );
+        assert!(found.enabled);
+        // The transaction is scoped to the org like any other.
+        assert_eq!(events::all_for_org(&t).await.expect("events").len(), 2);
+        drop(t);
+        for other in ["beta-ci", "nobody"] {
+            let (_t, found) = store
+                .tenant_with_credential(acme, other)
+                .await
+                .expect("open");
+            assert!(found.is_none(), "{other} is not acme's");
+        }
+        let t = tenant(&store, acme).await;
+        portolan_store::identity::delete_app(&t, &found.id.to_string(), &actor())
+            .await
+            .expect("revoke");
+        t.commit().await.expect("commit");
+        let (_t, found) = store
+            .tenant_with_credential(acme, "acme-ci")
+            .await
+            .expect("open");
+        assert!(found.is_none(), "a revoked credential set is not found");
+    })
+    .await;
+}
