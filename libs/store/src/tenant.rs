@@ -5,8 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use portolan_domain::OrgId;
 use portolan_migrations::rls::{APP_ROLE, ORG_SETTING};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, FromQueryResult, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, FromQueryResult, QueryResult, Statement, TransactionTrait,
+};
+use uuid::Uuid;
 
+use crate::identity::{USER_LOOKUP, UserPrincipal, principal_of_setup};
 use crate::models::credential;
 use crate::{Backend, Store, StoreError};
 
@@ -38,7 +42,7 @@ pub struct Tenant {
 ///
 /// This statement is planned before it switches the role, so RLS does not filter its own
 /// reads: each names the org itself.
-fn setup_sql(credential: bool) -> String {
+fn setup_sql(lookup: Option<(&str, &str)>) -> String {
     let settings = format!(
         "SELECT set_config('role', '{APP_ROLE}', true), \
                 set_config('plan_cache_mode', 'force_custom_plan', true), \
@@ -46,16 +50,20 @@ fn setup_sql(credential: bool) -> String {
                 (SELECT blueprint_generation FROM organizations WHERE id = $2::uuid) \
                   AS blueprint_generation"
     );
-    if credential {
-        format!(
-            "SELECT s.blueprint_generation, c.* FROM ({settings}) s \
-             LEFT JOIN credentials c \
-               ON c.client_id = $3 AND c.org_id = $2::uuid AND c.revoked_at IS NULL"
-        )
-    } else {
-        settings
+    match lookup {
+        Some((columns, joins)) => {
+            format!("SELECT s.blueprint_generation, {columns} FROM ({settings}) s {joins}")
+        }
+        None => settings,
     }
 }
+
+/// What the set-up adds to read the live credential set `$3` of the org (`$2`).
+const CREDENTIAL_LOOKUP: (&str, &str) = (
+    "c.*",
+    "LEFT JOIN credentials c \
+       ON c.client_id = $3 AND c.org_id = $2::uuid AND c.revoked_at IS NULL",
+);
 
 impl Store {
     /// Opens a transaction scoped to `org`.
@@ -71,53 +79,71 @@ impl Store {
         org: OrgId,
         client_id: &str,
     ) -> Result<(Tenant, Option<credential::Model>), StoreError> {
-        let (t, found) = self.open_tenant(org, Some(client_id)).await?;
-        match found {
-            Some(c) => Ok((t, c)),
+        let (t, rows) = self
+            .open_tenant(org, Some((CREDENTIAL_LOOKUP, client_id.into())))
+            .await?;
+        let Some(rows) = rows else {
             // SQLite: no set-up statement.
-            None => {
-                let c = crate::orgs::credential_in(&t, client_id).await?;
-                Ok((t, c))
+            let c = crate::orgs::credential_in(&t, client_id).await?;
+            return Ok((t, c));
+        };
+        let found = match rows.first() {
+            Some(r) if r.try_get::<Option<String>>("", "client_id")?.is_some() => {
+                Some(credential::Model::from_query_result(r, "")?)
             }
-        }
+            _ => None,
+        };
+        Ok((t, found))
     }
 
-    /// The transaction, and (PostgreSQL, with `credential`) what the set-up read of it.
-    #[allow(clippy::option_option)]
+    /// Opens a transaction scoped to `org` and reads in it the user `user` of the org with its
+    /// team names, like [`crate::identity::principal_user_in`]: on PostgreSQL in the round
+    /// trip that sets the transaction up (every request of a user token makes this check).
+    pub async fn tenant_with_user(
+        &self,
+        org: OrgId,
+        user: Uuid,
+    ) -> Result<(Tenant, Option<UserPrincipal>), StoreError> {
+        let (t, rows) = self
+            .open_tenant(org, Some((USER_LOOKUP, user.into())))
+            .await?;
+        let found = match rows {
+            Some(rows) => principal_of_setup(&rows)?,
+            None => crate::identity::principal_user_in(&t, user).await?,
+        };
+        Ok((t, found))
+    }
+
+    /// The transaction, and on PostgreSQL the rows its set-up read (with `lookup`: the select
+    /// list and joins that read something more, and the value of their `$3`).
     async fn open_tenant(
         &self,
         org: OrgId,
-        credential: Option<&str>,
-    ) -> Result<(Tenant, Option<Option<credential::Model>>), StoreError> {
+        lookup: Option<((&str, &str), sea_orm::Value)>,
+    ) -> Result<(Tenant, Option<Vec<QueryResult>>), StoreError> {
         let tx = self.db.begin().await?;
         let generation = OnceLock::new();
-        let mut found = None;
+        let mut read = None;
         if self.backend == Backend::Postgres {
             let mut values: Vec<sea_orm::Value> = vec![org.0.to_string().into(), org.0.into()];
-            if let Some(id) = credential {
-                values.push(id.into());
+            let sql = setup_sql(lookup.as_ref().map(|(sql, _)| *sql));
+            if let Some((_, v)) = lookup {
+                values.push(v);
             }
-            let row = tx
-                .query_one_raw(Statement::from_sql_and_values(
+            let rows = tx
+                .query_all_raw(Statement::from_sql_and_values(
                     sea_orm::DbBackend::Postgres,
-                    setup_sql(credential.is_some()),
+                    sql,
                     values,
                 ))
                 .await?;
-            let read = row
-                .as_ref()
+            let g = rows
+                .first()
                 .map(|r| r.try_get::<Option<i64>>("", "blueprint_generation"))
                 .transpose()?
                 .flatten();
-            let _ = generation.set(read);
-            if credential.is_some() {
-                found = Some(match row {
-                    Some(r) if r.try_get::<Option<String>>("", "client_id")?.is_some() => {
-                        Some(credential::Model::from_query_result(&r, "")?)
-                    }
-                    _ => None,
-                });
-            }
+            let _ = generation.set(g);
+            read = Some(rows);
         }
         let t = Tenant {
             tx,
@@ -126,7 +152,7 @@ impl Store {
             generation,
             blueprints_touched: AtomicBool::new(false),
         };
-        Ok((t, found))
+        Ok((t, read))
     }
 }
 

@@ -179,21 +179,17 @@ async fn authenticate(
             "the organization is not active".into(),
         ));
     }
-    let (t, credential) = match claims.kind.as_str() {
+    let (t, principal) = match claims.kind.as_str() {
         KIND_CREDENTIAL => {
-            let (t, c) = state.store.tenant_with_credential(org, &claims.sub).await?;
-            (t, Some(c))
-        }
-        _ => (state.store.tenant(org).await?, None),
-    };
-    let principal = match claims.kind.as_str() {
-        KIND_CREDENTIAL => {
-            let cred = credential
-                .flatten()
+            let (t, cred) = state.store.tenant_with_credential(org, &claims.sub).await?;
+            let cred = cred
                 .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
                 .ok_or_else(invalid)?;
-            match cred.user_id {
-                Some(user) => user_principal(&t, user, None).await?,
+            let principal = match cred.user_id {
+                Some(user) => user_principal(
+                    portolan_store::identity::principal_user_in(&t, user).await?,
+                    None,
+                )?,
                 None => Principal {
                     kind: PrincipalKind::App,
                     id: cred.client_id.clone(),
@@ -201,11 +197,13 @@ async fn authenticate(
                     roles: json_strings(&cred.roles),
                     teams: vec![],
                 },
-            }
+            };
+            (t, principal)
         }
         KIND_USER => {
             let user = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-            user_principal(&t, user, Some(claims.ver)).await?
+            let (t, found) = state.store.tenant_with_user(org, user).await?;
+            (t, user_principal(found, Some(claims.ver))?)
         }
         _ => return Err(invalid()),
     };
@@ -224,13 +222,13 @@ async fn authenticate(
     })
 }
 
-async fn user_principal(
-    t: &Tenant,
-    user: uuid::Uuid,
+/// The principal of a user a token names, if it is Active and (for a user token) of the
+/// token's version.
+fn user_principal(
+    found: Option<portolan_store::identity::UserPrincipal>,
     version: Option<i64>,
 ) -> Result<Principal, ApiError> {
-    let found = portolan_store::identity::principal_user_in(t, user)
-        .await?
+    let found = found
         .filter(|p| p.user.status == "Active")
         .filter(|p| version.is_none_or(|v| v == p.user.token_version))
         .ok_or_else(invalid)?;

@@ -477,19 +477,46 @@ async fn principal_user_on<C: ConnectionTrait>(
         .into_model::<UserTeamRow>()
         .all(conn)
         .await?;
+    Ok(principal_of(rows))
+}
+
+/// The principal of the rows of a user-and-teams join (`None` without a row).
+fn principal_of(rows: Vec<UserTeamRow>) -> Option<UserPrincipal> {
     let mut rows = rows.into_iter();
-    let Some(first) = rows.next() else {
-        return Ok(None);
-    };
+    let first = rows.next()?;
     let mut teams: Vec<String> = first.team_name.into_iter().collect();
     teams.extend(rows.filter_map(|r| r.team_name));
     teams.sort();
     teams.dedup();
-    Ok(Some(UserPrincipal {
+    Some(UserPrincipal {
         user: first.user,
         teams,
-    }))
+    })
 }
+
+/// The principal of the rows the tenant set-up read with [`USER_LOOKUP`] (a user's columns
+/// and `team_name`; the user's are NULL when there is no such user).
+pub(crate) fn principal_of_setup(
+    rows: &[sea_orm::QueryResult],
+) -> Result<Option<UserPrincipal>, StoreError> {
+    let mut found = Vec::with_capacity(rows.len());
+    for r in rows {
+        if r.try_get::<Option<Uuid>>("", "id")?.is_none() {
+            continue;
+        }
+        found.push(UserTeamRow::from_query_result(r, "")?);
+    }
+    Ok(principal_of(found))
+}
+
+/// What the tenant set-up adds to read a user (`$3`) of the org (`$2`) with its team names:
+/// select list and joins (rows as [`principal_user_in`]'s join).
+pub(crate) const USER_LOOKUP: (&str, &str) = (
+    "u.*, tm.name AS team_name",
+    "LEFT JOIN users u ON u.id = $3::uuid AND u.org_id = $2::uuid \
+     LEFT JOIN team_members m ON m.user_id = u.id AND m.org_id = u.org_id \
+     LEFT JOIN teams tm ON tm.id = m.team_id AND tm.org_id = m.org_id",
+);
 
 /// One row of [`Store::principal_user`]'s join.
 #[derive(Debug, FromQueryResult)]

@@ -206,26 +206,28 @@ async fn a_users_principal_has_its_teams_sorted_and_only_in_its_own_org() {
             t.commit().await.expect("commit");
             ids.push(id);
         }
-        let in_a = store
-            .principal_user(a, ids[0])
-            .await
-            .expect("lookup")
-            .expect("ann in A");
+        // The system lookup, and the one a tenant transaction's set-up makes for a request.
+        let lookups = |org, user| {
+            let store = store.clone();
+            async move {
+                let system = store.principal_user(org, user).await.expect("lookup");
+                let (_t, in_setup) = store.tenant_with_user(org, user).await.expect("open");
+                assert_eq!(
+                    system.as_ref().map(|p| (&p.user, &p.teams)),
+                    in_setup.as_ref().map(|p| (&p.user, &p.teams)),
+                    "both lookups agree"
+                );
+                system
+            }
+        };
+        let in_a = lookups(a, ids[0]).await.expect("ann in A");
         assert_eq!(in_a.user.id, ids[0]);
         assert_eq!(in_a.user.email, "ann@example.com");
         assert_eq!(in_a.teams, vec!["alpha", "mid", "zeta"]);
-        let in_b = store
-            .principal_user(b, ids[1])
-            .await
-            .expect("lookup")
-            .expect("ann in B");
+        let in_b = lookups(b, ids[1]).await.expect("ann in B");
         assert!(in_b.teams.is_empty(), "a user in no team: {:?}", in_b.teams);
         assert!(
-            store
-                .principal_user(b, ids[0])
-                .await
-                .expect("lookup")
-                .is_none(),
+            lookups(b, ids[0]).await.is_none(),
             "A's user is not found under B"
         );
     })
