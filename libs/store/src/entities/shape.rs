@@ -1,6 +1,6 @@
 //! Conversions between stored rows, domain data and Port's JSON shape.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
@@ -160,8 +160,8 @@ pub(crate) struct TextRow<'a> {
     pub icon: Option<&'a str>,
     pub blueprint: &'a str,
     pub team: &'a RawValue,
-    pub properties: HashMap<&'a str, &'a RawValue>,
-    pub relations: HashMap<&'a str, &'a RawValue>,
+    pub properties: BTreeMap<&'a str, &'a RawValue>,
+    pub relations: BTreeMap<&'a str, &'a RawValue>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub created_by: &'a str,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -170,8 +170,10 @@ pub(crate) struct TextRow<'a> {
 
 impl TextRow<'_> {
     /// The top-level members of a JSON object's text (`None` unless it is an object whose
-    /// keys have no escapes: the caller then parses the row instead).
-    pub fn members(text: &RawValue) -> Option<HashMap<&str, &RawValue>> {
+    /// keys have no escapes: the caller then parses the row instead). A B-tree, not a hash
+    /// map: an entity has a few dozen keys at most, and hashing each was a visible part of
+    /// writing a page.
+    pub fn members(text: &RawValue) -> Option<BTreeMap<&str, &RawValue>> {
         if text.get().trim_start().starts_with('{') {
             serde_json::from_str(text.get()).ok()
         } else {

@@ -403,11 +403,18 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
     };
     let entities = if plain {
         let mut out = Vec::with_capacity(rows.len());
+        // Every row of the page has the same columns: found by name once.
+        let columns = rows.first().and_then(TextColumns::of);
         for (row, bp_id) in rows.iter().zip(&row_blueprints) {
             let Some(bp) = req.blueprints.get(bp_id) else {
                 return Err(vanished(bp_id));
             };
-            let text = match text_row_raw(row, bp)? {
+            let text = match columns
+                .as_ref()
+                .map(|c| text_row_raw(row, c, bp))
+                .transpose()?
+                .flatten()
+            {
                 Some(text) => text,
                 None => raw(crate::entities::entity_raw(
                     &entity::Model::from_query_result(row, "")?,
@@ -493,20 +500,62 @@ fn models(rows: &[QueryResult]) -> Result<Vec<entity::Model>, StoreError> {
         .collect()
 }
 
+/// Where the columns [`text_row_raw`] reads are in a page's rows (a lookup by name hashes the
+/// name: once per page instead of eleven times per row).
+struct TextColumns {
+    properties: usize,
+    relations: usize,
+    team: usize,
+    identifier: usize,
+    title: usize,
+    icon: usize,
+    blueprint: usize,
+    created_at: usize,
+    created_by: usize,
+    updated_at: usize,
+    updated_by: usize,
+}
+
+impl TextColumns {
+    /// `None` for a row that is not PostgreSQL's or lacks one of the columns.
+    fn of(row: &QueryResult) -> Option<TextColumns> {
+        use sea_orm::sqlx::{Column as _, Row as _};
+        let pg = row.try_as_pg_row()?;
+        let at = |name: &str| pg.try_column(name).ok().map(|c| c.ordinal());
+        Some(TextColumns {
+            properties: at("properties")?,
+            relations: at("relations")?,
+            team: at("team")?,
+            identifier: at("identifier")?,
+            title: at("title")?,
+            icon: at("icon")?,
+            blueprint: at("blueprint")?,
+            created_at: at("created_at")?,
+            created_by: at("created_by")?,
+            updated_at: at("updated_at")?,
+            updated_by: at("updated_by")?,
+        })
+    }
+}
+
 /// A PostgreSQL row in Port's shape without parsing its JSON columns; `None` when the row
 /// is not PostgreSQL's or its `properties` or `relations` are not plain objects (the caller
 /// then parses it).
-fn text_row_raw(row: &QueryResult, bp: &Blueprint) -> Result<Option<Box<RawValue>>, StoreError> {
+fn text_row_raw(
+    row: &QueryResult,
+    c: &TextColumns,
+    bp: &Blueprint,
+) -> Result<Option<Box<RawValue>>, StoreError> {
     use sea_orm::sqlx::Row as _;
     use sea_orm::sqlx::types::Json;
     let Some(pg) = row.try_as_pg_row() else {
         return Ok(None);
     };
     let bad = |e: sea_orm::sqlx::Error| StoreError::Internal(format!("cannot read a row: {e}"));
-    let json = |column: &str| pg.try_get::<Json<&RawValue>, _>(column).map(|j| j.0);
+    let json = |column: usize| pg.try_get::<Json<&RawValue>, _>(column).map(|j| j.0);
     let (properties, relations) = (
-        json("properties").map_err(bad)?,
-        json("relations").map_err(bad)?,
+        json(c.properties).map_err(bad)?,
+        json(c.relations).map_err(bad)?,
     );
     let (Some(properties), Some(relations)) =
         (TextRow::members(properties), TextRow::members(relations))
@@ -514,17 +563,17 @@ fn text_row_raw(row: &QueryResult, bp: &Blueprint) -> Result<Option<Box<RawValue
         return Ok(None);
     };
     let text = TextRow {
-        identifier: pg.try_get("identifier").map_err(bad)?,
-        title: pg.try_get("title").map_err(bad)?,
-        icon: pg.try_get("icon").map_err(bad)?,
-        blueprint: pg.try_get("blueprint").map_err(bad)?,
-        team: json("team").map_err(bad)?,
+        identifier: pg.try_get(c.identifier).map_err(bad)?,
+        title: pg.try_get(c.title).map_err(bad)?,
+        icon: pg.try_get(c.icon).map_err(bad)?,
+        blueprint: pg.try_get(c.blueprint).map_err(bad)?,
+        team: json(c.team).map_err(bad)?,
         properties,
         relations,
-        created_at: pg.try_get("created_at").map_err(bad)?,
-        created_by: pg.try_get("created_by").map_err(bad)?,
-        updated_at: pg.try_get("updated_at").map_err(bad)?,
-        updated_by: pg.try_get("updated_by").map_err(bad)?,
+        created_at: pg.try_get(c.created_at).map_err(bad)?,
+        created_by: pg.try_get(c.created_by).map_err(bad)?,
+        updated_at: pg.try_get(c.updated_at).map_err(bad)?,
+        updated_by: pg.try_get(c.updated_by).map_err(bad)?,
     };
     crate::entities::shape::text_row_raw(&text, bp)
         .map(Some)
@@ -716,4 +765,60 @@ fn median_of(sorted: &[f64]) -> Option<f64> {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use portolan_test_support::fresh_postgres;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::{TextColumns, text_row_raw};
+    use crate::Store;
+
+    /// A PostgreSQL entity row is written from its columns' text: the columns are found by
+    /// name once, and the properties' values come out as PostgreSQL printed them.
+    #[tokio::test]
+    async fn an_entity_row_is_written_from_its_text() {
+        let db = fresh_postgres().await;
+        let store = Store::connect(&db.url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let org = "'0198f0c2-0000-7000-8000-000000000001'";
+        let now = "'2026-01-01T00:00:00Z'";
+        store
+            .connection()
+            .execute_unprepared(&format!(
+                "INSERT INTO organizations (id, name, status, created_at) VALUES ({org}, 'acme', 'active', {now});
+                 INSERT INTO blueprints (org_id, identifier, version, definition, created_at, updated_at,
+                                         created_by, updated_by)
+                 VALUES ({org}, 'service', 1, '{{}}', {now}, {now}, 'me', 'me');
+                 INSERT INTO entities (org_id, blueprint, identifier, title, team, properties, relations,
+                                       blueprint_version, created_at, updated_at, created_by, updated_by)
+                 VALUES ({org}, 'service', 'api', 'API', '[]', '{{\"ports\": [80, 443]}}', '{{}}', 1,
+                         {now}, {now}, 'me', 'me');"
+            ))
+            .await
+            .unwrap();
+        let rows = store
+            .connection()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT e.* FROM entities e",
+            ))
+            .await
+            .unwrap();
+        let columns = TextColumns::of(&rows[0]).expect("every column found");
+        let bp = portolan_domain::blueprint::Blueprint::parse(&serde_json::json!({
+            "identifier": "service", "title": "Service",
+            "schema": {"properties": {"ports": {"type": "array"}}},
+        }))
+        .unwrap();
+        let text = text_row_raw(&rows[0], &columns, &bp)
+            .unwrap()
+            .expect("written from the row's text");
+        assert!(text.get().contains("\"ports\":[80, 443]"), "{}", text.get());
+        let v: serde_json::Value = serde_json::from_str(text.get()).unwrap();
+        assert_eq!(v["identifier"], "api");
+        assert_eq!(v["title"], "API");
+        assert_eq!(v["properties"]["ports"], serde_json::json!([80, 443]));
+    }
 }
