@@ -33,7 +33,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Database URL (`postgres://...` or `sqlite:...`). Unset: a SQLite file in the data directory.
     pub database_url: Option<SecretString>,
-    /// Maximum number of pooled database connections (1 to 1000).
+    /// Maximum number of pooled database connections (1 to 1000): the shared pool's size; the
+    /// API's HTTP workers divide as many again between their own pools.
     pub db_max_connections: u32,
     /// RabbitMQ URL (`amqp://...` or `amqps://...`). Unset: an in-process event bus.
     pub amqp_url: Option<SecretString>,

@@ -26,7 +26,7 @@ impl Config {
             (
                 "PORTOLAN_DB_MAX_CONNECTIONS",
                 "10",
-                "Maximum number of pooled database connections (1 to 1000).",
+                "Maximum number of pooled database connections (1 to 1000): the shared pool's size; the API's HTTP workers divide as many again between their own pools (one per worker, each used only by its worker).",
             ),
             (
                 "PORTOLAN_AMQP_URL",

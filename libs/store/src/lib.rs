@@ -44,7 +44,17 @@ pub struct Store {
     backend: Backend,
     cache: Arc<cache::Caches>,
     jobs: Arc<tokio::sync::Notify>,
+    /// PostgreSQL: how to connect (for [`Store::worker_pool`]).
+    pg_options: Option<sea_orm::sqlx::postgres::PgConnectOptions>,
 }
+
+/// A connection of a [`Store::worker_pool`] used within this long is handed out without a
+/// ping first (a connection idle for longer is pinged, as sqlx always does).
+pub const RECENTLY_USED: Duration = Duration::from_millis(500);
+
+/// The `application_name` of a [`Store::worker_pool`]'s connections (as `pg_stat_activity`
+/// shows them).
+pub const WORKER_POOL_NAME: &str = "portolan-http-worker";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -68,6 +78,7 @@ impl Store {
         }
         // The pools are built here rather than by `Database::connect`, whose trace span
         // prints its options, URL and password included.
+        let mut pg_options = None;
         let db = match backend {
             Backend::Sqlite => {
                 // Set on the connect options so that every (re)opened connection has them.
@@ -113,10 +124,10 @@ impl Store {
                     .options([("jit", "off")])
                     .disable_statement_logging();
                 // sqlx pings a connection before handing it out (a round trip per
-                // transaction and per pooled read). Skipping the ping for a connection used
-                // within the last second was tried and reverted: a connection whose runtime
-                // had shut down (a worker stopped inside the one-process server) was then
-                // handed out dead (docs/benchmarks.md, "Search").
+                // transaction and per pooled read). This pool is shared by every runtime of
+                // the process, and a connection dies with the runtime that opened it, so it
+                // keeps the ping (see [`Store::worker_pool`] for one that need not).
+                pg_options = Some(opts.clone());
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections.max(1))
                     .min_connections(1)
@@ -136,7 +147,43 @@ impl Store {
             backend,
             cache: Arc::new(cache::Caches::new()),
             jobs: Arc::new(tokio::sync::Notify::new()),
+            pg_options,
         })
+    }
+
+    /// A store with a pool of its own, of at most `max_connections`, for one runtime (an HTTP
+    /// worker): the caches are shared with `self`. Connections are opened when first needed.
+    /// Must be called within the runtime that will use it.
+    ///
+    /// A connection is driven by the runtime that opened it and dies with it. The shared pool
+    /// is used from every runtime, so it pings each connection before handing it out (a round
+    /// trip per transaction); this one is used from one runtime, whose end ends the pool too,
+    /// so it hands out a connection used within [`RECENTLY_USED`] as it is (a connection
+    /// idle for longer is pinged: the server may have closed it). SQLite: `self` (one
+    /// connection for everyone).
+    pub fn worker_pool(&self, max_connections: u32) -> Store {
+        let Some(opts) = self.pg_options.clone() else {
+            return self.clone();
+        };
+        use sea_orm::sqlx::Connection as _;
+        let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= RECENTLY_USED {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_lazy_with(opts.application_name(WORKER_POOL_NAME));
+        Store {
+            db: sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+            ..self.clone()
+        }
     }
 
     /// Applies every pending migration.

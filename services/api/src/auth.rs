@@ -34,6 +34,8 @@ pub struct Caller {
     /// The tenant transaction the caller was authenticated in, for the handler's first
     /// [`Caller::tenant`].
     opened: OpenedTenant,
+    /// Where later transactions of the request come from: the HTTP worker's own pool.
+    store: Store,
 }
 
 /// A tenant transaction opened by authentication and not yet taken (shared by the clones of
@@ -50,12 +52,12 @@ impl std::fmt::Debug for OpenedTenant {
 impl Caller {
     /// A transaction scoped to the caller's org. The first one of a request is the one its
     /// credential or user was just read in (one connection and one `BEGIN` per request, not
-    /// two); later ones are new.
-    pub async fn tenant(&self, store: &Store) -> Result<Tenant, portolan_store::StoreError> {
+    /// two); later ones are new, from the same pool.
+    pub async fn tenant(&self) -> Result<Tenant, portolan_store::StoreError> {
         let opened = self.opened.0.lock().ok().and_then(|mut slot| slot.take());
         match opened {
             Some(t) => Ok(t),
-            None => store.tenant(self.org).await,
+            None => self.store.tenant(self.org).await,
         }
     }
 
@@ -118,7 +120,20 @@ pub async fn authenticate_request(req: &HttpRequest, state: &AppState) -> Result
         .get::<VerifiedClaims>()
         .map(|v| v.0.clone());
     let claims = verify(state, &token, verified).await?;
-    authenticate(state, claims, user_agent(req), false).await
+    authenticate(
+        state,
+        &worker_store(req, state),
+        claims,
+        user_agent(req),
+        false,
+    )
+    .await
+}
+
+/// The store of the HTTP worker that serves `req` (its own pool), or the shared one.
+fn worker_store(req: &HttpRequest, state: &AppState) -> Store {
+    req.app_data::<Data<crate::state::WorkerStore>>()
+        .map_or_else(|| state.store.clone(), |w| w.0.clone())
 }
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
@@ -168,6 +183,7 @@ async fn verify(
 /// the transaction goes on to the handler ([`Caller::tenant`]).
 async fn authenticate(
     state: &AppState,
+    store: &Store,
     claims: portolan_auth::jwt::Claims,
     user_agent: Option<String>,
     keep: bool,
@@ -181,7 +197,7 @@ async fn authenticate(
     }
     let (t, principal) = match claims.kind.as_str() {
         KIND_CREDENTIAL => {
-            let (t, cred) = state.store.tenant_with_credential(org, &claims.sub).await?;
+            let (t, cred) = store.tenant_with_credential(org, &claims.sub).await?;
             let cred = cred
                 .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
                 .ok_or_else(invalid)?;
@@ -202,7 +218,7 @@ async fn authenticate(
         }
         KIND_USER => {
             let user = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-            let (t, found) = state.store.tenant_with_user(org, user).await?;
+            let (t, found) = store.tenant_with_user(org, user).await?;
             (t, user_principal(found, Some(claims.ver))?)
         }
         _ => return Err(invalid()),
@@ -219,6 +235,7 @@ async fn authenticate(
         },
         principal,
         opened: OpenedTenant(Arc::new(Mutex::new(keep.then_some(t)))),
+        store: store.clone(),
     })
 }
 
@@ -283,6 +300,7 @@ impl FromRequest for Caller {
             .get::<VerifiedClaims>()
             .map(|v| v.0.clone());
         let user_agent = user_agent(req);
+        let store = state.as_ref().map(|s| worker_store(req, s));
         let req = req.clone();
         Box::pin(async move {
             let state =
@@ -294,7 +312,8 @@ impl FromRequest for Caller {
             if let Some(BodyInFlight(mut reading)) = in_flight {
                 while reading.changed().await.is_ok() {}
             }
-            authenticate(&state, claims, user_agent, true).await
+            let store = store.unwrap_or_else(|| state.store.clone());
+            authenticate(&state, &store, claims, user_agent, true).await
         })
     }
 }

@@ -202,11 +202,22 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
     let listener = TcpListener::bind(&config.http_addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http_addr))?;
     let addr = listener.local_addr()?;
+    // One pool per HTTP worker, each used only by its worker's runtime (so it hands out a
+    // recently used connection without a ping: `Store::worker_pool`); together they hold
+    // about `db_max_connections`.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let per_worker = config
+        .db_max_connections
+        .div_ceil(u32::try_from(workers).unwrap_or(u32::MAX))
+        .max(1);
+    let shared = state.store.clone();
     let server = HttpServer::new(move || {
+        let worker_store = Data::new(crate::state::WorkerStore(shared.worker_pool(per_worker)));
         let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(openapi::ApiDoc::openapi())
             .app_data(state.clone())
+            .app_data(worker_store)
             .configure(routes)
             .split_for_parts();
         app.wrap(from_fn(limits::limits))
@@ -216,6 +227,7 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
             .route("/docs", web::get().to(docs_redirect))
             .default_service(web::to(not_found))
     })
+    .workers(workers)
     .listen(listener)?
     .disable_signals()
     .shutdown_timeout(config.shutdown_timeout_secs)

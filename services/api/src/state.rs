@@ -9,6 +9,10 @@ use portolan_domain::OrgId;
 use portolan_store::Store;
 use std::time::{Duration, Instant};
 
+/// An HTTP worker's own store: its pool is used only by that worker's runtime
+/// ([`Store::worker_pool`]), and requests' transactions come from it.
+pub struct WorkerStore(pub Store);
+
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,

@@ -44,3 +44,36 @@ async fn a_connection_killed_while_idle_is_replaced_before_use() {
     let second = second.expect("the query after the server closed the idle connection");
     assert_ne!(first, second, "a new connection answered");
 }
+
+/// The same for an HTTP worker's own pool, which skips the ping for a connection used a
+/// moment ago but not for one idle for longer than that.
+#[tokio::test]
+async fn a_worker_pools_connection_killed_while_idle_is_replaced_before_use() {
+    let db = fresh_postgres().await;
+    let shared = Store::connect(&db.url, 1).await.expect("connect");
+    let store = shared.worker_pool(1);
+    let first = backend_pid(&store).await.expect("first query");
+    assert_eq!(
+        backend_pid(&store).await.expect("second query"),
+        first,
+        "the one connection is reused"
+    );
+
+    let admin = Database::connect(&db.url).await.expect("admin connection");
+    admin
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_terminate_backend({first})"),
+        ))
+        .await
+        .expect("terminate the pool's connection");
+    let _ = admin.close().await;
+
+    tokio::time::sleep(portolan_store::RECENTLY_USED + Duration::from_millis(300)).await;
+    let second = backend_pid(&store).await;
+    let _ = store.close().await;
+    let _ = shared.close().await;
+    db.drop_database().await;
+    let second = second.expect("the query after the server closed the idle connection");
+    assert_ne!(first, second, "a new connection answered");
+}

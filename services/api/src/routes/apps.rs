@@ -1,7 +1,7 @@
 //! `/v1/apps`: the org's credential sets. Admin only. A secret is shown once, at creation or
 //! rotation, and stored as an argon2id hash.
 
-use actix_web::web::{Data, Path};
+use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, get, post, put};
 use portolan_auth::secret::{generate_client_id, generate_client_secret, hash_secret};
 use portolan_domain::Issues;
@@ -14,7 +14,6 @@ use super::users::{opt_string, string_list};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 struct AppInput {
     name: Option<String>,
@@ -70,9 +69,9 @@ fn with_secret(app: Value, secret: &SecretString) -> Value {
 #[utoipa::path(tag = "Apps", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody)))]
 #[get("/apps")]
-pub async fn list_apps(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list_apps(caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     Ok(ok("apps", identity::list_apps(&t).await?))
 }
 
@@ -83,18 +82,14 @@ pub async fn list_apps(state: Data<AppState>, caller: Caller) -> Result<HttpResp
 #[utoipa::path(tag = "Apps", security(("bearer" = [])), request_body = Object,
     responses((status = 201, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/apps")]
-pub async fn create_app(
-    state: Data<AppState>,
-    caller: Caller,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_app(caller: Caller, body: JsonBody) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let input = input(&body.0)?;
     let name = input
         .name
         .ok_or_else(|| ApiError::invalid("/name", "`name` is required"))?;
     let (secret, secret_hash) = new_secret().await?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let app = identity::create_app(
         &t,
         NewApp {
@@ -117,13 +112,9 @@ pub async fn create_app(
 #[utoipa::path(tag = "Apps", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/apps/{id}")]
-pub async fn get_app(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_app(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     Ok(ok("app", identity::get_app(&t, &path).await?))
 }
 
@@ -134,14 +125,13 @@ pub async fn get_app(
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/apps/{id}")]
 pub async fn update_app(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let input = input(&body.0)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let app = identity::update_app(
         &t,
         &path,
@@ -161,13 +151,9 @@ pub async fn update_app(
 #[utoipa::path(tag = "Apps", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[delete("/apps/{id}")]
-pub async fn delete_app(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_app(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     identity::delete_app(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -180,14 +166,10 @@ pub async fn delete_app(
 #[utoipa::path(tag = "Apps", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/apps/{id}/rotate-secret")]
-pub async fn rotate_secret(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn rotate_secret(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (secret, hash) = new_secret().await?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let app = identity::rotate_app_secret(&t, &path, hash, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(with_secret(app, &secret)))

@@ -1,6 +1,5 @@
 //! `GET /v1/audit-log`: the event log, filtered as Port does, newest first, cursor-paged.
 
-use actix_web::web::Data;
 use actix_web::{HttpResponse, get};
 use chrono::{DateTime, Utc};
 use portolan_store::events::{self, AuditQuery};
@@ -11,7 +10,6 @@ use crate::auth::Caller;
 use crate::body::QueryPairs;
 use crate::error::{ApiError, ErrorBody};
 use crate::schemas::*;
-use crate::state::AppState;
 
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 1000;
@@ -46,11 +44,7 @@ fn date(q: &QueryPairs, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
         ("limit" = Option<u64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AuditResponse), (status = 422, body = ErrorBody)))]
 #[get("/audit-log")]
-pub async fn audit_log(
-    state: Data<AppState>,
-    caller: Caller,
-    q: QueryPairs,
-) -> Result<HttpResponse, ApiError> {
+pub async fn audit_log(caller: Caller, q: QueryPairs) -> Result<HttpResponse, ApiError> {
     let limit = match q.get("limit") {
         None => DEFAULT_LIMIT,
         Some(v) => v
@@ -98,7 +92,7 @@ pub async fn audit_log(
         limit,
         before_seq,
     };
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let (audits, next) = if caller.principal.is_admin() {
         events::audit_log(&t, &query).await?
     } else {

@@ -19,11 +19,8 @@ use crate::state::AppState;
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])),
     responses((status = 200, body = BlueprintsResponse), (status = 401, body = ErrorBody)))]
 #[get("/blueprints")]
-pub async fn list_blueprints(
-    state: Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn list_blueprints(caller: Caller) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     let list = blueprints::list(&t).await?;
     Ok(ok("blueprints", list))
 }
@@ -37,14 +34,13 @@ pub async fn list_blueprints(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/blueprints")]
 pub async fn create_blueprint(
-    state: Data<AppState>,
     caller: Caller,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let dry_run = q.flag("dry_run")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let bp = blueprints::create(&t, &body.0, dry_run, &caller.actor).await?;
     if dry_run {
         return Ok(HttpResponse::Ok().json(json!({"ok": true, "dryRun": true, "blueprint": bp})));
@@ -57,12 +53,8 @@ pub async fn create_blueprint(
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])),
     responses((status = 200, body = BlueprintResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{identifier}")]
-pub async fn get_blueprint(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn get_blueprint(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     Ok(ok("blueprint", blueprints::get(&t, &path).await?))
 }
 
@@ -85,7 +77,6 @@ fn change_response(out: blueprints::UpdateOutcome) -> HttpResponse {
     responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/blueprints/{identifier}")]
 pub async fn replace_blueprint(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     q: QueryPairs,
@@ -93,7 +84,7 @@ pub async fn replace_blueprint(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let out = blueprints::replace(&t, &path, &body.0, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -109,7 +100,6 @@ pub async fn replace_blueprint(
     responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}")]
 pub async fn patch_blueprint(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     q: QueryPairs,
@@ -117,7 +107,7 @@ pub async fn patch_blueprint(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let dry_run = q.flag("dry_run")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let out = blueprints::patch(&t, &path, &body.0, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -132,12 +122,11 @@ pub async fn patch_blueprint(
     responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[delete("/blueprints/{identifier}")]
 pub async fn delete_blueprint(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     blueprints::delete(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -156,7 +145,6 @@ fn string_member(body: &Value, key: &str) -> Result<String, ApiError> {
 }
 
 async fn rename(
-    state: &AppState,
     caller: &Caller,
     path: &(String, String),
     q: &QueryPairs,
@@ -167,7 +155,7 @@ async fn rename(
     caller.require_moderator(&path.0)?;
     let to = string_member(&body.0, field)?;
     let dry_run = q.flag("dry_run")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let out = blueprints::rename(&t, &path.0, member, &path.1, &to, dry_run, &caller.actor).await?;
     if !dry_run {
         t.commit().await?;
@@ -183,14 +171,12 @@ async fn rename(
     responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/properties/{property}/rename")]
 pub async fn rename_property(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     rename(
-        &state,
         &caller,
         &path,
         &q,
@@ -209,14 +195,12 @@ pub async fn rename_property(
     responses((status = 200, body = BlueprintChangeResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/relations/{relation}/rename")]
 pub async fn rename_relation(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     rename(
-        &state,
         &caller,
         &path,
         &q,
@@ -235,14 +219,13 @@ pub async fn rename_relation(
     responses((status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/mirror/{mirror}/rename")]
 pub async fn rename_mirror(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path.0)?;
     string_member(&body.0, "newMirrorName")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     blueprints::get(&t, &path.0).await?;
     Err(ApiError::NotFound {
         resource: "mirror property",
@@ -254,12 +237,8 @@ pub async fn rename_mirror(
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])),
     responses((status = 200, body = CountResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{identifier}/entities-count")]
-pub async fn entities_count(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn entities_count(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     let n = if caller.principal.moderates(&path) {
         entities::count(&t, &path).await?
     } else {
@@ -306,7 +285,7 @@ pub async fn delete_all_entities(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
     let and_blueprint = q.flag("delete_blueprint")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let m = jobs::create_delete_all(&t, &path, and_blueprint, &caller.actor).await?;
     t.commit().await?;
     state.store.notify_jobs();
@@ -322,12 +301,8 @@ pub async fn delete_all_entities(
 #[utoipa::path(tag = "Blueprints", security(("bearer" = [])),
     responses((status = 200, body = PermissionsResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{identifier}/permissions")]
-pub async fn get_permissions(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn get_permissions(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     let all = portolan_store::search::blueprints(&t).await?;
     let bp = all
         .get(path.as_str())
@@ -346,13 +321,12 @@ pub async fn get_permissions(
     responses((status = 200, body = PermissionsResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{identifier}/permissions")]
 pub async fn patch_permissions(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_moderator(&path)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let all = portolan_store::search::blueprints(&t).await?;
     let bp = all
         .get(path.as_str())

@@ -59,14 +59,13 @@ fn read_options(q: &QueryPairs) -> Result<ReadOptions, ApiError> {
 /// Writes one entity; answers like Port (201 created, 200 updated or validated). Queries
 /// given for the identifier, team or relations are resolved first, in the same transaction.
 async fn write_one(
-    state: &AppState,
     caller: &Caller,
     blueprint: &str,
     body: &Value,
     path_identifier: Option<&str>,
     opts: WriteOptions,
 ) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let resolved =
         search::resolve_entity_queries(&t, caller, blueprint, body, &mut Default::default())
             .await?;
@@ -137,14 +136,13 @@ async fn write_one(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/blueprints/{blueprint}/entities")]
 pub async fn create_entity(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, None)?;
-    write_one(&state, &caller, &path, &body.0, None, opts).await
+    write_one(&caller, &path, &body.0, None, opts).await
 }
 
 /// Create or update entities in bulk
@@ -189,7 +187,7 @@ pub async fn bulk_entities(
             ));
         }
     };
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let mut errors = Vec::new();
     let mut lookups = search::Lookups::default();
     let mut bodies: Vec<(usize, Value)> = Vec::with_capacity(items.len());
@@ -301,14 +299,13 @@ fn bulk_error(index: usize, identifier: Option<String>, e: ApiError) -> BulkErro
     responses((status = 200, body = EntitiesResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{blueprint}/entities")]
 pub async fn list_entities(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     q: QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     if caller.principal.moderates(&path) {
         return Ok(ok("entities", entities::list(&t, &path, &opts).await?));
     }
@@ -335,14 +332,13 @@ pub async fn list_entities(
     responses((status = 200, body = EntityResponse), (status = 404, body = ErrorBody)))]
 #[get("/blueprints/{blueprint}/entities/{identifier}")]
 pub async fn get_entity(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
     let opts = read_options(&q)?;
     q.flag("exclude_calculated_properties")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     if !caller.principal.moderates(&path.0) {
         let blueprints = portolan_store::search::blueprints(&t).await?;
         if !blueprints.contains_key(path.0.as_str()) {
@@ -380,14 +376,13 @@ fn with_path_identifier(body: &Value, id: &str) -> Result<EntityInput, ApiError>
     responses((status = 200, body = EntityResponse), (status = 201, body = EntityResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/blueprints/{blueprint}/entities/{identifier}")]
 pub async fn replace_entity(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, Some(WriteMode::Replace))?;
-    write_one(&state, &caller, &path.0, &body.0, Some(&path.1), opts).await
+    write_one(&caller, &path.0, &body.0, Some(&path.1), opts).await
 }
 
 /// Update an entity (merge)
@@ -398,14 +393,13 @@ pub async fn replace_entity(
     responses((status = 200, body = EntityResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/blueprints/{blueprint}/entities/{identifier}")]
 pub async fn patch_entity(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let opts = write_options(&q, Some(WriteMode::Patch))?;
-    write_one(&state, &caller, &path.0, &body.0, Some(&path.1), opts).await
+    write_one(&caller, &path.0, &body.0, Some(&path.1), opts).await
 }
 
 /// Delete an entity
@@ -417,13 +411,12 @@ pub async fn patch_entity(
     responses((status = 200, body = OkResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[delete("/blueprints/{blueprint}/entities/{identifier}")]
 pub async fn delete_entity(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
     q: QueryPairs,
 ) -> Result<HttpResponse, ApiError> {
     let delete_dependents = q.flag("delete_dependents")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     if delete_dependents {
         caller.require_moderator(&path.0)?;
     }
@@ -445,7 +438,6 @@ pub async fn delete_entity(
     responses((status = 200, body = BulkDeleteResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/blueprints/{blueprint}/bulk/entities/delete")]
 pub async fn bulk_delete_entities(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     q: QueryPairs,
@@ -484,7 +476,7 @@ pub async fn bulk_delete_entities(
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     if delete_dependents {
         caller.require_moderator(&path)?;
     }

@@ -1,6 +1,6 @@
 //! `/v1/migrations`: async data migrations (delete-all-entities jobs).
 
-use actix_web::web::{Data, Path};
+use actix_web::web::Path;
 use actix_web::{HttpResponse, get, post};
 use portolan_store::jobs;
 
@@ -8,17 +8,13 @@ use super::ok;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::schemas::*;
-use crate::state::AppState;
 
 /// List migrations
 #[utoipa::path(tag = "Migrations", security(("bearer" = [])),
     responses((status = 200, body = MigrationsResponse), (status = 401, body = ErrorBody)))]
 #[get("/migrations")]
-pub async fn list_migrations(
-    state: Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn list_migrations(caller: Caller) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     let all = jobs::list(&t).await?;
     // Admins see every migration; a moderator those of its blueprints; others none.
     let visible: Vec<_> = all.into_iter().filter(|m| visible(&caller, m)).collect();
@@ -29,12 +25,8 @@ pub async fn list_migrations(
 #[utoipa::path(tag = "Migrations", security(("bearer" = [])),
     responses((status = 200, body = MigrationResponse), (status = 404, body = ErrorBody)))]
 #[get("/migrations/{id}")]
-pub async fn get_migration(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn get_migration(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     let m = jobs::get(&t, &path).await?;
     if !visible(&caller, &m) {
         return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
@@ -50,11 +42,10 @@ pub async fn get_migration(
     responses((status = 200, body = MigrationResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/migrations/{id}/cancel")]
 pub async fn cancel_migration(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     if !visible(&caller, &jobs::get(&t, &path).await?) {
         return Err(portolan_store::StoreError::not_found("migration", path.as_str()).into());
     }

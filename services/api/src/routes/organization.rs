@@ -47,11 +47,8 @@ fn required_string(body: &Map<String, Value>, key: &str, issues: &mut Issues) ->
 #[utoipa::path(tag = "Organization", security(("bearer" = [])),
     responses((status = 200, body = OrganizationResponse), (status = 401, body = ErrorBody)))]
 #[get("/organization")]
-pub async fn get_own_organization(
-    state: Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn get_own_organization(caller: Caller) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     Ok(ok(
         "organization",
         org_settings::get_organization(&t).await?,
@@ -79,7 +76,7 @@ async fn change_organization(
     if !issues.is_empty() {
         return Err(ApiError::Invalid(issues));
     }
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let org = org_settings::update_organization(&t, name, settings, replace, &caller.actor).await?;
     t.commit().await?;
     // New budgets apply on this instance at once (on others within the cache's few seconds).
@@ -139,7 +136,7 @@ pub async fn create_organization_secret(
     let (Some(name), Some(value), true) = (name, value, issues.is_empty()) else {
         return Err(ApiError::Invalid(issues));
     };
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let secret = secrets::create(
         &t,
         &state.secrets,
@@ -159,12 +156,9 @@ pub async fn create_organization_secret(
 #[utoipa::path(tag = "Organization", security(("bearer" = [])),
     responses((status = 200, body = OrganizationSecretsResponse), (status = 403, body = ErrorBody)))]
 #[get("/organization/secrets")]
-pub async fn list_organization_secrets(
-    state: Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_organization_secrets(caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     Ok(ok("secrets", secrets::list(&t).await?))
 }
 
@@ -176,12 +170,11 @@ pub async fn list_organization_secrets(
         (status = 404, body = ErrorBody)))]
 #[get("/organization/secrets/{name}")]
 pub async fn get_organization_secret(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     Ok(ok("secret", secrets::get(&t, &path).await?))
 }
 
@@ -206,7 +199,7 @@ pub async fn patch_organization_secret(
     if !issues.is_empty() {
         return Err(ApiError::Invalid(issues));
     }
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let secret = secrets::update(
         &t,
         &state.secrets,
@@ -228,12 +221,11 @@ pub async fn patch_organization_secret(
         (status = 404, body = ErrorBody)))]
 #[delete("/organization/secrets/{name}")]
 pub async fn delete_organization_secret(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     secrets::delete(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use actix_web::HttpResponse;
 use actix_web::post;
-use actix_web::web::{Data, Path};
+use actix_web::web::Path;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use indexmap::IndexMap;
@@ -26,7 +26,6 @@ use crate::auth::Caller;
 use crate::body::{JsonBody, QueryPairs};
 use crate::error::{ApiError, ErrorBody};
 use crate::schemas::*;
-use crate::state::AppState;
 
 /// Default page size of the blueprint search (Port's).
 const DEFAULT_LIMIT: u64 = 200;
@@ -212,7 +211,6 @@ fn limit_of(v: Option<&Value>, pointer: &str) -> Result<Option<u64>, ApiError> {
         (status = 422, body = ErrorBody)))]
 #[post("/blueprints/{blueprint}/entities/search")]
 pub async fn search_blueprint(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
@@ -249,7 +247,7 @@ pub async fn search_blueprint(
         },
     };
     let limit = limit_of(b.get("limit"), "/limit")?.unwrap_or(DEFAULT_LIMIT);
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let blueprints = store_search::blueprints(&t).await?;
     if !blueprints.contains_key(path.as_str()) {
         return Err(portolan_store::StoreError::not_found("blueprint", path.as_str()).into());
@@ -340,7 +338,6 @@ fn empty_page() -> store_search::RawPage {
     responses((status = 200, body = CrossSearchResponse), (status = 422, body = ErrorBody)))]
 #[post("/entities/search")]
 pub async fn search_entities(
-    state: Data<AppState>,
     caller: Caller,
     q: QueryPairs,
     body: JsonBody,
@@ -362,7 +359,7 @@ pub async fn search_entities(
             }
         },
     };
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let blueprints = store_search::blueprints(&t).await?;
     let parsed = parse_query(&body.0, &blueprints, None, "", &caller.query_context())?;
     let scope = access::read_scope(&t, &caller, &blueprints, &parsed.blueprints).await?;
@@ -410,11 +407,7 @@ pub async fn search_entities(
 #[utoipa::path(tag = "Search", security(("bearer" = [])), request_body = AggregateBody,
     responses((status = 200, body = AggregateResponse), (status = 422, body = ErrorBody)))]
 #[post("/entities/aggregate")]
-pub async fn aggregate(
-    state: Data<AppState>,
-    caller: Caller,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn aggregate(caller: Caller, body: JsonBody) -> Result<HttpResponse, ApiError> {
     let Some(b) = body.0.as_object() else {
         return Err(ApiError::invalid("", "the body must be an object"));
     };
@@ -440,7 +433,7 @@ pub async fn aggregate(
     let Some(raw_query) = b.get("query") else {
         return Err(ApiError::invalid("/query", "is required"));
     };
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let blueprints = store_search::blueprints(&t).await?;
     let parsed = parse_query(
         raw_query,

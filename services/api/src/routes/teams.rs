@@ -1,6 +1,6 @@
 //! `/v1/teams`: Port's teams. Reading is open to every member of the org; changes need Admin.
 
-use actix_web::web::{Data, Path};
+use actix_web::web::Path;
 use actix_web::{HttpResponse, delete, get, patch, post, put};
 use portolan_domain::Issues;
 use portolan_store::identity::{self, TeamInput};
@@ -11,7 +11,6 @@ use super::users::{opt_string, string_list};
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 
 fn input(body: &Value) -> Result<(Option<String>, TeamInput), ApiError> {
     if !body.is_object() {
@@ -33,8 +32,8 @@ fn input(body: &Value) -> Result<(Option<String>, TeamInput), ApiError> {
 #[utoipa::path(tag = "Teams", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 #[get("/teams")]
-pub async fn list_teams(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn list_teams(caller: Caller) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     Ok(ok("teams", identity::list_teams(&t).await?))
 }
 
@@ -44,15 +43,11 @@ pub async fn list_teams(state: Data<AppState>, caller: Caller) -> Result<HttpRes
 #[utoipa::path(tag = "Teams", security(("bearer" = [])), request_body = Object,
     responses((status = 201, body = Object), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/teams")]
-pub async fn create_team(
-    state: Data<AppState>,
-    caller: Caller,
-    body: JsonBody,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_team(caller: Caller, body: JsonBody) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (name, input) = input(&body.0)?;
     let name = name.ok_or_else(|| ApiError::invalid("/name", "`name` is required"))?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let team = identity::create_team(&t, &name, input, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Created().json(super::envelope("team", team)))
@@ -62,12 +57,8 @@ pub async fn create_team(
 #[utoipa::path(tag = "Teams", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 #[get("/teams/{name}")]
-pub async fn get_team(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn get_team(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     Ok(ok("team", identity::get_team(&t, &path).await?))
 }
 
@@ -78,7 +69,6 @@ pub async fn get_team(
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/teams/{name}")]
 pub async fn replace_team(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
@@ -87,7 +77,7 @@ pub async fn replace_team(
     let (name, mut input) = input(&body.0)?;
     input.description.get_or_insert_with(String::new);
     input.users.get_or_insert_with(Vec::new);
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let team = identity::update_team(&t, &path, name.as_deref(), input, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("team", team))
@@ -101,14 +91,13 @@ pub async fn replace_team(
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/teams/{name}")]
 pub async fn patch_team(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let (name, input) = input(&body.0)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let team = identity::update_team(&t, &path, name.as_deref(), input, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("team", team))
@@ -120,13 +109,9 @@ pub async fn patch_team(
 #[utoipa::path(tag = "Teams", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[delete("/teams/{name}")]
-pub async fn delete_team(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_team(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     identity::delete_team(&t, &path, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))

@@ -73,8 +73,8 @@ pub(crate) fn opt_string(
 #[utoipa::path(tag = "Users", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 #[get("/users")]
-pub async fn list_users(state: Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let t = caller.tenant(&state.store).await?;
+pub async fn list_users(caller: Caller) -> Result<HttpResponse, ApiError> {
+    let t = caller.tenant().await?;
     Ok(ok("users", identity::list_users(&t).await?))
 }
 
@@ -82,13 +82,9 @@ pub async fn list_users(state: Data<AppState>, caller: Caller) -> Result<HttpRes
 #[utoipa::path(tag = "Users", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 #[get("/users/{email}")]
-pub async fn get_user(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_user(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     let email = email_of(&path, "")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     Ok(ok("user", identity::get_user(&t, &email).await?))
 }
 
@@ -124,7 +120,7 @@ pub async fn invite_user(
     let first = opt_string(invitee, "firstName", 200, &mut issues).unwrap_or_default();
     let last = opt_string(invitee, "lastName", 200, &mut issues).unwrap_or_default();
     issues.into_result(()).map_err(ApiError::Invalid)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let user = identity::create_user(
         &t,
         NewUser {
@@ -170,7 +166,6 @@ pub async fn invite_user(
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/users/{email}")]
 pub async fn patch_user(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
@@ -189,7 +184,7 @@ pub async fn patch_user(
         last_name: opt_string(&body.0, "lastName", 200, &mut issues),
     };
     issues.into_result(()).map_err(ApiError::Invalid)?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let user = identity::update_user(&t, &email, patch, &caller.actor).await?;
     t.commit().await?;
     Ok(ok("user", user))
@@ -201,14 +196,10 @@ pub async fn patch_user(
 #[utoipa::path(tag = "Users", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[delete("/users/{email}")]
-pub async fn delete_user(
-    state: Data<AppState>,
-    caller: Caller,
-    path: Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_user(caller: Caller, path: Path<String>) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let email = email_of(&path, "")?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     identity::delete_user(&t, &email, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -239,7 +230,6 @@ pub(crate) fn password_of(body: &Value, key: &str) -> Result<SecretString, ApiEr
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/users/{email}/password")]
 pub async fn set_password(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
     body: JsonBody,
@@ -252,7 +242,7 @@ pub async fn set_password(
     let hash = hash_secret(password)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     identity::set_password(&t, &email, hash, &caller.actor).await?;
     t.commit().await?;
     Ok(HttpResponse::Ok().json(json!({"ok": true})))
@@ -266,7 +256,6 @@ pub async fn set_password(
     responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/rotate-credentials/{email}")]
 pub async fn rotate_credentials(
-    state: Data<AppState>,
     caller: Caller,
     path: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -274,7 +263,7 @@ pub async fn rotate_credentials(
     if !is_self(&caller, &email) {
         caller.require_admin()?;
     }
-    let t = caller.tenant(&state.store).await?;
+    let t = caller.tenant().await?;
     let user = identity::find_user(&t, &email)
         .await?
         .ok_or_else(|| ApiError::NotFound {

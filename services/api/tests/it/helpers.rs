@@ -300,8 +300,14 @@ impl TestApp {
 
     /// Counts rows of a table for this app's org (to assert that nothing was written).
     pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count_sql(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
+    }
+
+    /// The one integer `sql` (`SELECT count(*) AS n ...`) answers.
+    pub async fn count_sql(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let sql = sql.to_owned();
         let row = self
             .store
             .connection()

@@ -400,3 +400,26 @@ async fn a_stalled_body_holds_no_database_connection() {
     assert!(response.contains("\"ok\":true"), "{response}");
     app.stop().await;
 }
+
+/// A request's transaction comes from its HTTP worker's own pool (its connections carry
+/// their own `application_name`), not from the process's shared one.
+#[tokio::test]
+async fn requests_run_on_their_workers_own_pool() {
+    let app = spawn_app().await;
+    catalog(&app).await;
+    app.post(
+        "/v1/blueprints/team/entities/search",
+        json!({"query": {"combinator": "and", "rules": []}}),
+    )
+    .await
+    .expect(200, None);
+    let n = app
+        .count_sql(&format!(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = '{}'",
+            portolan_store::WORKER_POOL_NAME
+        ))
+        .await;
+    assert!(n >= 1, "no connection of a worker's pool");
+    app.stop().await;
+}
