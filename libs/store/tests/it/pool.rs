@@ -20,21 +20,26 @@ async fn backend_pid(store: &Store) -> Result<i32, String> {
     row.try_get::<i32>("", "pid").map_err(|e| e.to_string())
 }
 
+/// Has the server close the backend `pid` (from a connection of its own).
+async fn terminate(url: &str, pid: i32) {
+    let admin = Database::connect(url).await.expect("admin connection");
+    admin
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_terminate_backend({pid})"),
+        ))
+        .await
+        .expect("terminate the pool's connection");
+    let _ = admin.close().await;
+}
+
 #[tokio::test]
 async fn a_connection_killed_while_idle_is_replaced_before_use() {
     let db = fresh_postgres().await;
     let store = Store::connect(&db.url, 1).await.expect("connect");
     let first = backend_pid(&store).await.expect("first query");
 
-    let admin = Database::connect(&db.url).await.expect("admin connection");
-    admin
-        .execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_terminate_backend({first})"),
-        ))
-        .await
-        .expect("terminate the pool's connection");
-    let _ = admin.close().await;
+    terminate(&db.url, first).await;
 
     // Let the backend go; the pool checks a connection before it hands it out.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -59,15 +64,7 @@ async fn a_worker_pools_connection_killed_while_idle_is_replaced_before_use() {
         "the one connection is reused"
     );
 
-    let admin = Database::connect(&db.url).await.expect("admin connection");
-    admin
-        .execute_raw(Statement::from_string(
-            DbBackend::Postgres,
-            format!("SELECT pg_terminate_backend({first})"),
-        ))
-        .await
-        .expect("terminate the pool's connection");
-    let _ = admin.close().await;
+    terminate(&db.url, first).await;
 
     tokio::time::sleep(portolan_store::RECENTLY_USED + Duration::from_millis(300)).await;
     let second = backend_pid(&store).await;
