@@ -14,6 +14,7 @@ use futures::future::{BoxFuture, join_all};
 use portolan_bus::Bus;
 use portolan_store::Store;
 use serde_json::{Map, json};
+use tokio::runtime::Handle;
 
 /// How long one readiness check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -61,19 +62,30 @@ impl Check {
         self.name
     }
 
-    /// Runs the probe; a failure or a timeout is logged and counts as not ready.
-    async fn passes(&self) -> bool {
-        match tokio::time::timeout(CHECK_TIMEOUT, (self.probe)()).await {
-            Ok(Ok(())) => true,
-            Ok(Err(error)) => {
-                tracing::warn!(check = self.name, %error, "readiness check failed");
-                false
-            }
+    /// Runs the probe on `runtime`; a failure, a panic or a timeout is logged and counts as
+    /// not ready.
+    ///
+    /// The health server answers on threads (and Tokio runtimes) of its own, which end when it
+    /// stops. A probe run there that opened a connection (a database pool's, when its
+    /// connections were busy) would leave it in the pool tied to a runtime that ends with the
+    /// server, and the pool's next user would get "a Tokio context ... is being shut down".
+    /// So each probe runs on the runtime that owns what it checks.
+    async fn passes(&self, runtime: &Handle) -> bool {
+        let mut probing = runtime.spawn((self.probe)());
+        let outcome = match tokio::time::timeout(CHECK_TIMEOUT, &mut probing).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(join)) => Err(format!("the check panicked: {join}")),
             Err(_) => {
+                probing.abort();
                 tracing::warn!(check = self.name, timeout = ?CHECK_TIMEOUT, "readiness check timed out");
-                false
+                return false;
             }
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(check = self.name, %error, "readiness check failed");
+            return false;
         }
+        true
     }
 }
 
@@ -83,14 +95,23 @@ impl std::fmt::Debug for Check {
     }
 }
 
+/// The checks, and the runtime their probes run on.
+struct Checks {
+    runtime: Handle,
+    checks: Vec<Check>,
+}
+
 /// Binds `addr` and returns the bound address and the health server, which the caller spawns
-/// and stops through its handle (it does not stop on signals of its own).
+/// and stops through its handle (it does not stop on signals of its own). Must be called
+/// within the Tokio runtime that owns what the checks probe: they run there.
 pub fn serve_health(
     addr: &str,
     checks: Vec<Check>,
     shutdown_timeout_secs: u64,
 ) -> anyhow::Result<(SocketAddr, Server)> {
-    let checks = web::Data::new(checks);
+    let runtime = Handle::try_current()
+        .context("the health server must be started within a Tokio runtime")?;
+    let checks = web::Data::new(Checks { runtime, checks });
     let server = HttpServer::new(move || {
         App::new()
             .app_data(checks.clone())
@@ -115,8 +136,9 @@ async fn healthz() -> HttpResponse {
 }
 
 /// 200 when every check passes, else 503; the body names each check's verdict.
-async fn readyz(checks: web::Data<Vec<Check>>) -> HttpResponse {
-    let passed = join_all(checks.iter().map(Check::passes)).await;
+async fn readyz(checks: web::Data<Checks>) -> HttpResponse {
+    let Checks { runtime, checks } = &**checks;
+    let passed = join_all(checks.iter().map(|check| check.passes(runtime))).await;
     let ok = passed.iter().all(|&passed| passed);
     let verdicts: Map<_, _> = checks
         .iter()

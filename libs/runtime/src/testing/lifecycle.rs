@@ -64,7 +64,8 @@ pub async fn readyz_answers_503_naming_the_bus_when_the_bus_is_down(worker: &Wor
         .await
         .unwrap();
     let addr = running.health_addr();
-    assert_eq!(get(addr, "/readyz").await.0, 200);
+    let (status, body) = get(addr, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
 
     bus.close().await;
     let (status, body) = get(addr, "/readyz").await;
@@ -84,7 +85,8 @@ pub async fn readyz_answers_503_naming_the_bus_when_the_bus_is_down(worker: &Wor
         .await
         .unwrap()
         .unwrap();
-    // The store was the caller's: start_with leaves it open.
+    // The store was the caller's: start_with leaves it open, and the readiness checks left
+    // no connection in it tied to the health server's threads, which have ended.
     store.ping().await.unwrap();
     store.close().await.unwrap();
     let queue = worker.spec.queue(&setup.config);
