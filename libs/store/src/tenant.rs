@@ -189,6 +189,21 @@ impl Tenant {
         let g = row.map(|r| r.try_get_by_index::<i64>(0)).transpose()?;
         Ok(*self.generation.get_or_init(|| g))
     }
+    /// Plans every later statement of the transaction once per connection (a generic plan)
+    /// instead of with its values: for statements whose best plan does not depend on them
+    /// ([`crate::search::compile::plan_stable`]). One round trip; nothing on SQLite, which
+    /// plans every statement anyway.
+    pub(crate) async fn plan_generic(&self) -> Result<(), StoreError> {
+        if self.tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+            self.tx
+                .execute_raw(Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)",
+                ))
+                .await?;
+        }
+        Ok(())
+    }
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
         &self.tx
     }

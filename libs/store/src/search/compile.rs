@@ -116,6 +116,38 @@ pub(crate) struct Scope<'a> {
     pub candidates: &'a [String],
 }
 
+/// Whether one plan serves `q` for every value it holds: each rule walks relations from one
+/// named entity, names one identifier, or is constant. Such a query starts from a handful of
+/// rows whatever its values are, so PostgreSQL's plan for its values (a custom plan, made anew
+/// on every execution) is its generic plan (made once per connection), planned again: for a
+/// one-hop `relatedTo` page the planning costs more than the execution (docs/benchmarks.md).
+/// A rule on a property value, a range or a prefix depends on how common the value is, and is
+/// planned with it. So is a list of identifiers: in a generic plan it is an array expression,
+/// which without fresh statistics becomes a filter over the org's rows instead of index
+/// probes (docs/benchmarks.md, "Where the time goes").
+pub(crate) fn plan_stable(q: &Query) -> bool {
+    let one = |v: &Operand| match v {
+        Operand::One(_) | Operand::Nothing => true,
+        Operand::Many(values) => values.len() <= 1,
+        Operand::Context(_) => false,
+    };
+    q.rules.iter().all(|node| match node {
+        Node::Query(q) => plan_stable(q),
+        Node::Rule(rule) => match rule {
+            Rule::RelatedTo { ids, .. } => ids.len() <= 1,
+            Rule::MatchAny { values, .. } => one(values),
+            Rule::Const(_) => true,
+            Rule::Compare {
+                field: Field::Meta(Meta::Identifier),
+                op: Op::Eq | Op::In,
+                value,
+                negate: false,
+            } => one(value),
+            _ => false,
+        },
+    })
+}
+
 /// Appends the predicate of `q` (over alias `e`) to `sql`.
 pub(crate) fn predicate(sql: &mut Sql, q: &Query, scope: &Scope<'_>) {
     sql.org = Some(scope.org);
@@ -1590,8 +1622,103 @@ mod tests {
     use serde_json::json;
     use uuid::Uuid;
 
-    use super::{Scope, Sql, expandable, prefix_successor, related_to};
+    use super::{Scope, Sql, expandable, plan_stable, prefix_successor, related_to};
     use crate::Backend;
+
+    /// Walks from named entities, one identifier and constants are planned once; anything
+    /// whose plan depends on how common its value is, is not.
+    #[test]
+    fn only_rules_that_start_from_a_few_rows_are_plan_stable() {
+        use portolan_domain::query::{
+            Combinator, Field, Kind, Meta, Node, Op, Operand, PathStep, Query, Rule, Scalar,
+        };
+        let q = |combinator, rules: Vec<Node>| Query { combinator, rules };
+        let and =
+            |rules: Vec<Rule>| q(Combinator::And, rules.into_iter().map(Node::Rule).collect());
+        let walk = Rule::RelatedTo {
+            blueprint: "service".into(),
+            ids: vec!["a".into()],
+            direction: None,
+            required: Some(true),
+        };
+        let walks = Rule::RelatedTo {
+            blueprint: "service".into(),
+            ids: vec!["a".into(), "b".into()],
+            direction: None,
+            required: None,
+        };
+        let path = Rule::MatchAny {
+            path: vec![PathStep {
+                relation: "owner".into(),
+                max_hops: 1,
+            }],
+            from_blueprint: None,
+            values: Operand::One(Scalar::Str("team-a".into())),
+        };
+        let id = |op, value, negate| Rule::Compare {
+            field: Field::Meta(Meta::Identifier),
+            op,
+            value,
+            negate,
+        };
+        let one = || Operand::One(Scalar::Str("a".into()));
+        let two = || Operand::Many(vec![Scalar::Str("a".into()), Scalar::Str("b".into())]);
+        let value = Rule::Compare {
+            field: Field::Property {
+                key: "language".into(),
+                kind: Kind::String,
+            },
+            op: Op::Eq,
+            value: one(),
+            negate: false,
+        };
+
+        assert!(plan_stable(&and(vec![])), "everything");
+        assert!(plan_stable(&and(vec![walk.clone(), path.clone()])));
+        assert!(plan_stable(&and(vec![
+            id(Op::Eq, one(), false),
+            Rule::Const(false)
+        ])));
+        assert!(plan_stable(&and(vec![id(Op::In, Operand::Nothing, false)])));
+        assert!(plan_stable(&q(
+            Combinator::Or,
+            vec![
+                Node::Query(and(vec![walk.clone()])),
+                Node::Rule(path.clone())
+            ]
+        )));
+
+        assert!(
+            !plan_stable(&and(vec![walk.clone(), value.clone()])),
+            "a value"
+        );
+        assert!(!plan_stable(&and(vec![id(Op::In, two(), false)])), "a list");
+        assert!(!plan_stable(&and(vec![walks])), "walks from a list");
+        let paths = Rule::MatchAny {
+            path: vec![PathStep {
+                relation: "owner".into(),
+                max_hops: 1,
+            }],
+            from_blueprint: Some("team".into()),
+            values: two(),
+        };
+        assert!(!plan_stable(&and(vec![paths])), "paths from a list");
+        assert!(
+            !plan_stable(&and(vec![id(Op::Eq, one(), true)])),
+            "every other identifier"
+        );
+        assert!(
+            !plan_stable(&and(vec![id(Op::BeginsWith, one(), false)])),
+            "a prefix"
+        );
+        assert!(
+            !plan_stable(&q(
+                Combinator::Or,
+                vec![Node::Rule(walk), Node::Query(and(vec![value]))]
+            )),
+            "a value, nested"
+        );
+    }
 
     /// team <- service (team: required; dependsOn: optional, to service) <- deployment
     /// (service: required); nothing points at a deployment, and a team has no relations.

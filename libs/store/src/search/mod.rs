@@ -383,7 +383,22 @@ pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreEr
 
 /// [`search`] answered as JSON text, for a route that sends the page on as it is: without
 /// `include`, `exclude` or relation titles each entity is written straight from its row.
+///
+/// Such a page is its transaction's last statement: when its query is
+/// [`compile::plan_stable`], the transaction plans it (and anything after it) once per
+/// connection.
 pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, StoreError> {
+    let plain = req.read.include.is_empty()
+        && req.read.exclude.is_empty()
+        && !req.read.attach_title_to_relation;
+    // A plain page is the transaction's last statement, so the plan mode can change for it.
+    if plain
+        && effective_sort(req).is_none()
+        && compile::plan_stable(req.query)
+        && req.filter.is_none_or(compile::plan_stable)
+    {
+        t.plan_generic().await?;
+    }
     let (rows, next) = page_rows(t, req).await?;
     let row_blueprints = rows
         .iter()
@@ -395,9 +410,6 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
             blueprints.push(bp.clone());
         }
     }
-    let plain = req.read.include.is_empty()
-        && req.read.exclude.is_empty()
-        && !req.read.attach_title_to_relation;
     let raw = |v: Result<Box<RawValue>, serde_json::Error>| {
         v.map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
     };
@@ -517,25 +529,53 @@ struct TextColumns {
 }
 
 impl TextColumns {
-    /// `None` for a row that is not PostgreSQL's or lacks one of the columns.
+    /// `None` for a row that is not PostgreSQL's, or lacks one of the columns, or has one of
+    /// another type than [`text_row_raw`] reads it as (checked here once per page, so the
+    /// rows are read without checking each value's type).
     fn of(row: &QueryResult) -> Option<TextColumns> {
-        use sea_orm::sqlx::{Column as _, Row as _};
+        use sea_orm::sqlx::postgres::Postgres;
+        use sea_orm::sqlx::{Column as _, Row as _, Type};
         let pg = row.try_as_pg_row()?;
-        let at = |name: &str| pg.try_column(name).ok().map(|c| c.ordinal());
+        let at = |name: &str, compatible: fn(&sea_orm::sqlx::postgres::PgTypeInfo) -> bool| {
+            let c = pg.try_column(name).ok()?;
+            compatible(c.type_info()).then_some(c.ordinal())
+        };
+        let text = <&str as Type<Postgres>>::compatible;
+        let instant = <chrono::DateTime<chrono::Utc> as Type<Postgres>>::compatible;
+        let json = <sea_orm::sqlx::types::Json<&RawValue> as Type<Postgres>>::compatible;
         Some(TextColumns {
-            properties: at("properties")?,
-            relations: at("relations")?,
-            team: at("team")?,
-            identifier: at("identifier")?,
-            title: at("title")?,
-            icon: at("icon")?,
-            blueprint: at("blueprint")?,
-            created_at: at("created_at")?,
-            created_by: at("created_by")?,
-            updated_at: at("updated_at")?,
-            updated_by: at("updated_by")?,
+            properties: at("properties", json)?,
+            relations: at("relations", json)?,
+            team: at("team", json)?,
+            identifier: at("identifier", text)?,
+            title: at("title", text)?,
+            icon: at("icon", text)?,
+            blueprint: at("blueprint", text)?,
+            created_at: at("created_at", instant)?,
+            created_by: at("created_by", text)?,
+            updated_at: at("updated_at", instant)?,
+            updated_by: at("updated_by", text)?,
         })
     }
+}
+
+/// A `jsonb` column's text as PostgreSQL sent it (`None` if null or not text). Not checked
+/// here: [`TextRow::members`] parses it once, where sqlx's `Json` decoding would parse it a
+/// first time to check it.
+fn jsonb_text(pg: &sea_orm::sqlx::postgres::PgRow, column: usize) -> Option<&str> {
+    use sea_orm::sqlx::postgres::PgValueFormat;
+    use sea_orm::sqlx::{Row as _, TypeInfo as _, ValueRef as _};
+    let value = pg.try_get_raw(column).ok()?;
+    let bytes = value.as_bytes().ok()?;
+    let text = match value.format() {
+        // Binary `jsonb` is a version byte (1) and the text.
+        PgValueFormat::Binary if value.type_info().name() == "JSONB" => match bytes {
+            [1, rest @ ..] => rest,
+            _ => return None,
+        },
+        _ => bytes,
+    };
+    std::str::from_utf8(text).ok()
 }
 
 /// A PostgreSQL row in Port's shape without parsing its JSON columns; `None` when the row
@@ -553,27 +593,25 @@ fn text_row_raw(
     };
     let bad = |e: sea_orm::sqlx::Error| StoreError::Internal(format!("cannot read a row: {e}"));
     let json = |column: usize| pg.try_get::<Json<&RawValue>, _>(column).map(|j| j.0);
-    let (properties, relations) = (
-        json(c.properties).map_err(bad)?,
-        json(c.relations).map_err(bad)?,
-    );
-    let (Some(properties), Some(relations)) =
-        (TextRow::members(properties), TextRow::members(relations))
-    else {
+    let (Some(properties), Some(relations)) = (
+        jsonb_text(pg, c.properties).and_then(TextRow::members),
+        jsonb_text(pg, c.relations).and_then(TextRow::members),
+    ) else {
         return Ok(None);
     };
+    // The columns' types were checked once for the page (`TextColumns::of`).
     let text = TextRow {
-        identifier: pg.try_get(c.identifier).map_err(bad)?,
-        title: pg.try_get(c.title).map_err(bad)?,
-        icon: pg.try_get(c.icon).map_err(bad)?,
-        blueprint: pg.try_get(c.blueprint).map_err(bad)?,
+        identifier: pg.try_get_unchecked(c.identifier).map_err(bad)?,
+        title: pg.try_get_unchecked(c.title).map_err(bad)?,
+        icon: pg.try_get_unchecked(c.icon).map_err(bad)?,
+        blueprint: pg.try_get_unchecked(c.blueprint).map_err(bad)?,
         team: json(c.team).map_err(bad)?,
         properties,
         relations,
-        created_at: pg.try_get(c.created_at).map_err(bad)?,
-        created_by: pg.try_get(c.created_by).map_err(bad)?,
-        updated_at: pg.try_get(c.updated_at).map_err(bad)?,
-        updated_by: pg.try_get(c.updated_by).map_err(bad)?,
+        created_at: pg.try_get_unchecked(c.created_at).map_err(bad)?,
+        created_by: pg.try_get_unchecked(c.created_by).map_err(bad)?,
+        updated_at: pg.try_get_unchecked(c.updated_at).map_err(bad)?,
+        updated_by: pg.try_get_unchecked(c.updated_by).map_err(bad)?,
     };
     crate::entities::shape::text_row_raw(&text, bp)
         .map(Some)
@@ -769,35 +807,52 @@ fn median_of(sorted: &[f64]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use portolan_test_support::fresh_postgres;
+    use portolan_test_support::{TestDatabase, fresh_postgres};
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
     use super::{TextColumns, text_row_raw};
     use crate::Store;
 
+    /// When the rows below were written.
+    const NOW: &str = "'2026-01-01T00:00:00Z'";
+
+    /// A migrated PostgreSQL database on one connection (so every transaction runs in one
+    /// session), holding the org `org` (an SQL literal) with a `service` blueprint row, and
+    /// `rows` (SQL statements) after them.
+    async fn one_org(org: &str, rows: &str) -> (TestDatabase, Store) {
+        let db = fresh_postgres().await;
+        let store = Store::connect(&db.url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+            .connection()
+            .execute_unprepared(&format!(
+                "INSERT INTO organizations (id, name, status, created_at) VALUES ({org}, 'acme', 'active', {NOW});
+                 INSERT INTO blueprints (org_id, identifier, version, definition, created_at, updated_at,
+                                         created_by, updated_by)
+                 VALUES ({org}, 'service', 1, '{{}}', {NOW}, {NOW}, 'me', 'me');
+                 {rows}"
+            ))
+            .await
+            .unwrap();
+        (db, store)
+    }
+
     /// A PostgreSQL entity row is written from its columns' text: the columns are found by
     /// name once, and the properties' values come out as PostgreSQL printed them.
     #[tokio::test]
     async fn an_entity_row_is_written_from_its_text() {
-        let db = fresh_postgres().await;
-        let store = Store::connect(&db.url, 1).await.unwrap();
-        store.migrate().await.unwrap();
         let org = "'0198f0c2-0000-7000-8000-000000000001'";
-        let now = "'2026-01-01T00:00:00Z'";
-        store
-            .connection()
-            .execute_unprepared(&format!(
-                "INSERT INTO organizations (id, name, status, created_at) VALUES ({org}, 'acme', 'active', {now});
-                 INSERT INTO blueprints (org_id, identifier, version, definition, created_at, updated_at,
-                                         created_by, updated_by)
-                 VALUES ({org}, 'service', 1, '{{}}', {now}, {now}, 'me', 'me');
-                 INSERT INTO entities (org_id, blueprint, identifier, title, team, properties, relations,
+        let now = NOW;
+        let (_db, store) = one_org(
+            org,
+            &format!(
+                "INSERT INTO entities (org_id, blueprint, identifier, title, team, properties, relations,
                                        blueprint_version, created_at, updated_at, created_by, updated_by)
                  VALUES ({org}, 'service', 'api', 'API', '[]', '{{\"ports\": [80, 443]}}', '{{}}', 1,
                          {now}, {now}, 'me', 'me');"
-            ))
-            .await
-            .unwrap();
+            ),
+        )
+        .await;
         let rows = store
             .connection()
             .query_all_raw(Statement::from_string(
@@ -807,6 +862,18 @@ mod tests {
             .await
             .unwrap();
         let columns = TextColumns::of(&rows[0]).expect("every column found");
+        // A column of another type than it is read as: the row is not read from its text.
+        let other = store
+            .connection()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT e.*, e.created::text AS created_at FROM (SELECT org_id, blueprint, \
+                   identifier, title, icon, team, properties, relations, updated_at, created_by, \
+                   updated_by, created_at AS created FROM entities) e",
+            ))
+            .await
+            .unwrap();
+        assert!(TextColumns::of(&other[0]).is_none());
         let bp = portolan_domain::blueprint::Blueprint::parse(&serde_json::json!({
             "identifier": "service", "title": "Service",
             "schema": {"properties": {"ports": {"type": "array"}}},
@@ -820,5 +887,144 @@ mod tests {
         assert_eq!(v["identifier"], "api");
         assert_eq!(v["title"], "API");
         assert_eq!(v["properties"]["ports"], serde_json::json!([80, 443]));
+    }
+
+    /// How often the session planned the page statement holding `marker`: (generic, custom).
+    async fn plans_of(t: &crate::Tenant, marker: &str) -> (i64, i64) {
+        let row = t
+            .conn()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT coalesce(sum(generic_plans), 0)::int8 AS g, \
+                        coalesce(sum(custom_plans), 0)::int8 AS c \
+                 FROM pg_prepared_statements \
+                 WHERE statement LIKE 'SELECT e.* FROM entities e%' AND strpos(statement, $1) > 0",
+                [marker.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        (row.try_get("", "g").unwrap(), row.try_get("", "c").unwrap())
+    }
+
+    /// A page that walks relations from a named entity is planned once per connection (the
+    /// plan for its values would be the same plan); a page over a property value is planned
+    /// with its value every time. Both find what they should.
+    #[tokio::test]
+    async fn a_walk_is_planned_once_and_a_value_rule_with_its_value() {
+        use portolan_domain::OrgId;
+        use portolan_domain::query::{Direction, Field, Kind, Node, Op, Operand, Query, Rule};
+
+        let org_id = uuid::Uuid::parse_str("0198f0c2-0000-7000-8000-000000000002").unwrap();
+        let org = format!("'{org_id}'");
+        let now = NOW;
+        let entity = |id: &str, lang: &str| {
+            format!(
+                "INSERT INTO entities (org_id, blueprint, identifier, title, team, properties,
+                   relations, blueprint_version, created_at, updated_at, created_by, updated_by)
+                 VALUES ({org}, 'service', '{id}', '{id}', '[]', '{{\"language\": \"{lang}\"}}',
+                   '{{}}', 1, {now}, {now}, 'me', 'me');
+                 INSERT INTO entity_values (org_id, blueprint, identifier, key, s)
+                 VALUES ({org}, 'service', '{id}', 'language', '{lang}');"
+            )
+        };
+        // One connection: every transaction below runs in the same session.
+        let (_db, store) = one_org(
+            &org,
+            &format!(
+                "{} {} {}
+                 INSERT INTO entity_relations (org_id, source_blueprint, source_identifier, relation,
+                                               target_blueprint, target_identifier, required)
+                 VALUES ({org}, 'service', 'web', 'dependsOn', 'service', 'api', false),
+                        ({org}, 'service', 'api', 'dependsOn', 'service', 'db', false);",
+                entity("web", "go"),
+                entity("api", "go"),
+                entity("db", "rust"),
+            ),
+        )
+        .await;
+        let bp = portolan_domain::blueprint::Blueprint::parse(&serde_json::json!({
+            "identifier": "service", "title": "Service",
+            "schema": {"properties": {"language": {"type": "string"}}},
+            "relations": {"dependsOn": {"target": "service", "many": true, "required": false}},
+        }))
+        .unwrap();
+        let blueprints: indexmap::IndexMap<String, _> = [("service".to_owned(), bp)].into();
+        let candidates = vec!["service".to_owned()];
+        let read = crate::entities::ReadOptions::default();
+        let query = |rule: Rule| Query {
+            combinator: portolan_domain::query::Combinator::And,
+            rules: vec![Node::Rule(rule)],
+        };
+        let page = async |q: &Query| {
+            let t = store.tenant(OrgId(org_id)).await.unwrap();
+            let req = super::SearchRequest {
+                query: q,
+                filter: None,
+                blueprints: &blueprints,
+                candidates: &candidates,
+                sort: None,
+                after: None,
+                limit: 50,
+                read: &read,
+            };
+            let found = super::search_raw(&t, &req).await.unwrap();
+            let ids: Vec<String> = found
+                .entities
+                .iter()
+                .map(|e| {
+                    let v: serde_json::Value = serde_json::from_str(e.get()).unwrap();
+                    v["identifier"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            (t, ids)
+        };
+
+        let walk = query(Rule::RelatedTo {
+            blueprint: "service".into(),
+            ids: vec!["db".into()],
+            direction: Some(Direction::Downstream),
+            required: None,
+        });
+        for _ in 0..3 {
+            let (t, ids) = page(&walk).await;
+            assert_eq!(ids, ["api", "web"]);
+            let (generic, custom) = plans_of(&t, "RECURSIVE").await;
+            assert!(generic >= 1, "the walk was not planned generically");
+            assert_eq!(custom, 0, "the walk was planned with its values");
+        }
+
+        let go = query(Rule::Compare {
+            field: Field::Property {
+                key: "language".into(),
+                kind: Kind::String,
+            },
+            op: Op::Eq,
+            value: Operand::One(portolan_domain::query::Scalar::Str("go".into())),
+            negate: false,
+        });
+        for n in 1..=3 {
+            let (t, ids) = page(&go).await;
+            assert_eq!(ids, ["api", "web"]);
+            assert_eq!(
+                plans_of(&t, "entity_values").await,
+                (0, n),
+                "a value rule is planned with its value on every execution"
+            );
+            // The walk's mode does not leak into a later transaction.
+            let mode = t
+                .conn()
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SHOW plan_cache_mode",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                mode.try_get::<String>("", "plan_cache_mode").unwrap(),
+                "force_custom_plan"
+            );
+        }
     }
 }
