@@ -232,11 +232,30 @@ impl StoredRow for TextRow<'_> {
 }
 
 /// [`entity_raw`] of a [`TextRow`].
+#[cfg(test)]
 pub(crate) fn text_row_raw(
     row: &TextRow<'_>,
     bp: &Blueprint,
 ) -> Result<Box<RawValue>, serde_json::Error> {
     serde_json::value::to_raw_value(&EntityView { row, bp })
+}
+
+/// [`entity_raw`] of a [`TextRow`], appended to `out` (a page is written into one buffer).
+pub(crate) fn write_text_row(
+    out: &mut Vec<u8>,
+    row: &TextRow<'_>,
+    bp: &Blueprint,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out, &EntityView { row, bp })
+}
+
+/// [`entity_raw`], appended to `out`.
+pub(crate) fn write_entity(
+    out: &mut Vec<u8>,
+    m: &entity::Model,
+    bp: &Blueprint,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out, &EntityView { row: m, bp })
 }
 
 /// A stored row in Port's shape, serialized on the fly: the one definition of that shape

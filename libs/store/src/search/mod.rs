@@ -119,8 +119,9 @@ pub struct Page {
 /// One page of results as JSON text (see [`search_raw`]).
 #[derive(Debug)]
 pub struct RawPage {
-    /// Port's entity shape, in order.
-    pub entities: Vec<Box<RawValue>>,
+    /// The entities in Port's shape, in order, as the text of a JSON array (UTF-8, as
+    /// serde_json writes it): written into one buffer, for the route to send on.
+    pub entities: Vec<u8>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<Position>,
     /// The blueprints of the page's entities, in order of first appearance.
@@ -410,41 +411,49 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
             blueprints.push(bp.clone());
         }
     }
-    let raw = |v: Result<Box<RawValue>, serde_json::Error>| {
-        v.map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
-    };
-    let entities = if plain {
-        let mut out = Vec::with_capacity(rows.len());
+    let rendered =
+        |e: serde_json::Error| StoreError::Internal(format!("cannot render an entity: {e}"));
+    // The page is written into one buffer, the JSON array the route sends on.
+    let mut out = Vec::new();
+    out.push(b'[');
+    if plain {
         // Every row of the page has the same columns: found by name once.
         let columns = rows.first().and_then(TextColumns::of);
-        for (row, bp_id) in rows.iter().zip(&row_blueprints) {
+        for (i, (row, bp_id)) in rows.iter().zip(&row_blueprints).enumerate() {
             let Some(bp) = req.blueprints.get(bp_id) else {
                 return Err(vanished(bp_id));
             };
-            let text = match columns
-                .as_ref()
-                .map(|c| text_row_raw(row, c, bp))
-                .transpose()?
-                .flatten()
-            {
-                Some(text) => text,
-                None => raw(crate::entities::entity_raw(
-                    &entity::Model::from_query_result(row, "")?,
-                    bp,
-                ))?,
+            if i > 0 {
+                out.push(b',');
+            }
+            let from_text = match &columns {
+                Some(c) => write_text_row(&mut out, row, c, bp)?,
+                None => false,
             };
-            out.push(text);
+            if !from_text {
+                let m = entity::Model::from_query_result(row, "")?;
+                crate::entities::shape::write_entity(&mut out, &m, bp).map_err(rendered)?;
+            }
+            if i == 0 {
+                // The rest of the page is about as long as its first entity each.
+                out.reserve(out.len().saturating_mul(rows.len().saturating_sub(1)) + 1);
+            }
         }
-        out
     } else {
-        render_mixed(t, req.blueprints, models(&rows)?, req.read)
+        for (i, v) in render_mixed(t, req.blueprints, models(&rows)?, req.read)
             .await?
             .iter()
-            .map(|v| raw(serde_json::value::to_raw_value(v)))
-            .collect::<Result<_, _>>()?
-    };
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, v).map_err(rendered)?;
+        }
+    }
+    out.push(b']');
     Ok(RawPage {
-        entities,
+        entities: out,
         next,
         blueprints,
     })
@@ -512,7 +521,7 @@ fn models(rows: &[QueryResult]) -> Result<Vec<entity::Model>, StoreError> {
         .collect()
 }
 
-/// Where the columns [`text_row_raw`] reads are in a page's rows (a lookup by name hashes the
+/// Where the columns [`write_text_row`] reads are in a page's rows (a lookup by name hashes the
 /// name: once per page instead of eleven times per row).
 struct TextColumns {
     properties: usize,
@@ -530,7 +539,7 @@ struct TextColumns {
 
 impl TextColumns {
     /// `None` for a row that is not PostgreSQL's, or lacks one of the columns, or has one of
-    /// another type than [`text_row_raw`] reads it as (checked here once per page, so the
+    /// another type than [`write_text_row`] reads it as (checked here once per page, so the
     /// rows are read without checking each value's type).
     fn of(row: &QueryResult) -> Option<TextColumns> {
         use sea_orm::sqlx::postgres::Postgres;
@@ -578,18 +587,19 @@ fn jsonb_text(pg: &sea_orm::sqlx::postgres::PgRow, column: usize) -> Option<&str
     std::str::from_utf8(text).ok()
 }
 
-/// A PostgreSQL row in Port's shape without parsing its JSON columns; `None` when the row
-/// is not PostgreSQL's or its `properties` or `relations` are not plain objects (the caller
-/// then parses it).
-fn text_row_raw(
+/// Appends a PostgreSQL row in Port's shape to `out` without parsing its JSON columns.
+/// Answers `false` (having written nothing) when the row is not PostgreSQL's or its
+/// `properties` or `relations` are not plain objects: the caller then parses it.
+fn write_text_row(
+    out: &mut Vec<u8>,
     row: &QueryResult,
     c: &TextColumns,
     bp: &Blueprint,
-) -> Result<Option<Box<RawValue>>, StoreError> {
+) -> Result<bool, StoreError> {
     use sea_orm::sqlx::Row as _;
     use sea_orm::sqlx::types::Json;
     let Some(pg) = row.try_as_pg_row() else {
-        return Ok(None);
+        return Ok(false);
     };
     let bad = |e: sea_orm::sqlx::Error| StoreError::Internal(format!("cannot read a row: {e}"));
     let json = |column: usize| pg.try_get::<Json<&RawValue>, _>(column).map(|j| j.0);
@@ -597,7 +607,7 @@ fn text_row_raw(
         jsonb_text(pg, c.properties).and_then(TextRow::members),
         jsonb_text(pg, c.relations).and_then(TextRow::members),
     ) else {
-        return Ok(None);
+        return Ok(false);
     };
     // The columns' types were checked once for the page (`TextColumns::of`).
     let text = TextRow {
@@ -613,9 +623,9 @@ fn text_row_raw(
         updated_at: pg.try_get_unchecked(c.updated_at).map_err(bad)?,
         updated_by: pg.try_get_unchecked(c.updated_by).map_err(bad)?,
     };
-    crate::entities::shape::text_row_raw(&text, bp)
-        .map(Some)
-        .map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))
+    crate::entities::shape::write_text_row(out, &text, bp)
+        .map_err(|e| StoreError::Internal(format!("cannot render an entity: {e}")))?;
+    Ok(true)
 }
 
 /// Renders rows of several blueprints in order (one batch per blueprint).
@@ -810,7 +820,7 @@ mod tests {
     use portolan_test_support::{TestDatabase, fresh_postgres};
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-    use super::{TextColumns, text_row_raw};
+    use super::{TextColumns, write_text_row};
     use crate::Store;
 
     /// When the rows below were written.
@@ -879,11 +889,16 @@ mod tests {
             "schema": {"properties": {"ports": {"type": "array"}}},
         }))
         .unwrap();
-        let text = text_row_raw(&rows[0], &columns, &bp)
-            .unwrap()
-            .expect("written from the row's text");
-        assert!(text.get().contains("\"ports\":[80, 443]"), "{}", text.get());
-        let v: serde_json::Value = serde_json::from_str(text.get()).unwrap();
+        let mut out = b"[".to_vec();
+        assert!(
+            write_text_row(&mut out, &rows[0], &columns, &bp).unwrap(),
+            "written from the row's text"
+        );
+        // Appended to what the buffer held.
+        let text = String::from_utf8(out).unwrap();
+        let text = text.strip_prefix('[').expect("appended");
+        assert!(text.contains("\"ports\":[80, 443]"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(v["identifier"], "api");
         assert_eq!(v["title"], "API");
         assert_eq!(v["properties"]["ports"], serde_json::json!([80, 443]));
@@ -969,13 +984,10 @@ mod tests {
                 read: &read,
             };
             let found = super::search_raw(&t, &req).await.unwrap();
-            let ids: Vec<String> = found
-                .entities
+            let page: Vec<serde_json::Value> = serde_json::from_slice(&found.entities).unwrap();
+            let ids: Vec<String> = page
                 .iter()
-                .map(|e| {
-                    let v: serde_json::Value = serde_json::from_str(e.get()).unwrap();
-                    v["identifier"].as_str().unwrap().to_owned()
-                })
+                .map(|v| v["identifier"].as_str().unwrap().to_owned())
                 .collect();
             (t, ids)
         };

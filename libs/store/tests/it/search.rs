@@ -280,11 +280,8 @@ pub(crate) struct Run<'a> {
 /// `search_raw`'s page is `search`'s page as JSON text.
 pub(crate) fn same_page(store: &Store, page: &Page, raw: &search::RawPage) {
     let backend = backend_name(store);
-    let parsed: Vec<Value> = raw
-        .entities
-        .iter()
-        .map(|e| serde_json::from_str(e.get()).expect("search_raw writes JSON"))
-        .collect();
+    let parsed: Vec<Value> =
+        serde_json::from_slice(&raw.entities).expect("search_raw writes a JSON array");
     assert_eq!(parsed, page.entities, "{backend}: search_raw's entities");
     assert_eq!(raw.next, page.next, "{backend}: search_raw's next");
     let mut blueprints: Vec<String> = Vec::new();

@@ -18,7 +18,6 @@ use portolan_domain::query::{self, Kind, Meta, ParseScope, Parsed, QueryContext}
 use portolan_store::Tenant;
 use portolan_store::entities::ReadOptions;
 use portolan_store::search::{self as store_search, Func, Position, SearchRequest, Sort, SortKey};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::access;
@@ -296,29 +295,40 @@ pub async fn search_blueprint(
         )
         .await?
     };
-    Ok(HttpResponse::Ok().json(PageBody {
-        ok: true,
-        matching_blueprints: None,
-        entities: &page.entities,
-        next: page.next.map(|n| encode_cursor(&n, fp)),
-    }))
+    let next = page.next.as_ref().map(|n| encode_cursor(n, fp));
+    page_response(page, false, next)
 }
 
-/// A page of entities as it is sent; the entities are JSON text already (the store writes
-/// them straight from their rows).
-#[derive(serde::Serialize)]
-struct PageBody<'a> {
-    ok: bool,
-    #[serde(rename = "matchingBlueprints", skip_serializing_if = "Option::is_none")]
-    matching_blueprints: Option<&'a [String]>,
-    entities: &'a [Box<RawValue>],
-    #[serde(skip_serializing_if = "Option::is_none")]
+/// A page of entities as it is sent: `{ok, matchingBlueprints?, entities, next?}`. The store
+/// wrote the entities as one JSON array's text already; it is copied into the body once.
+fn page_response(
+    page: store_search::RawPage,
+    matching_blueprints: bool,
     next: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let unwritable = |e: serde_json::Error| ApiError::Internal(format!("cannot write a page: {e}"));
+    let mut body = Vec::with_capacity(page.entities.len() + 256);
+    body.extend_from_slice(br#"{"ok":true,"#);
+    if matching_blueprints {
+        body.extend_from_slice(br#""matchingBlueprints":"#);
+        serde_json::to_writer(&mut body, &page.blueprints).map_err(unwritable)?;
+        body.push(b',');
+    }
+    body.extend_from_slice(br#""entities":"#);
+    body.extend_from_slice(&page.entities);
+    if let Some(next) = next {
+        body.extend_from_slice(br#","next":"#);
+        serde_json::to_writer(&mut body, &next).map_err(unwritable)?;
+    }
+    body.push(b'}');
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 fn empty_page() -> store_search::RawPage {
     store_search::RawPage {
-        entities: vec![],
+        entities: b"[]".to_vec(),
         next: None,
         blueprints: vec![],
     }
@@ -391,12 +401,8 @@ pub async fn search_entities(
             "more than {MAX_UNPAGED} entities match; page through them with ?limit= and ?from="
         )));
     }
-    Ok(HttpResponse::Ok().json(PageBody {
-        ok: true,
-        matching_blueprints: Some(&page.blueprints),
-        entities: &page.entities,
-        next: page.next.map(|n| encode_cursor(&n, fp)),
-    }))
+    let next = page.next.as_ref().map(|n| encode_cursor(n, fp));
+    page_response(page, true, next)
 }
 
 /// Aggregate entities
