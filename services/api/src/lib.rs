@@ -56,7 +56,13 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(operator::rotate_signing_key),
         )
         .service(
+            // actix tries a scope's routes in order, matching each dynamic one with a
+            // regex: the busiest routes, the searches, come first (the paths of the ones
+            // before them do not overlap theirs).
             utoipa_actix_web::scope("/v1")
+                .service(search::search_blueprint)
+                .service(search::search_entities)
+                .service(search::aggregate)
                 .service(auth_routes::access_token)
                 .service(auth_routes::login)
                 .service(auth_routes::accept_invite)
@@ -93,9 +99,6 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(blueprints::get_permissions)
                 .service(blueprints::patch_permissions)
                 .service(blueprints::delete_all_entities)
-                .service(search::search_blueprint)
-                .service(search::search_entities)
-                .service(search::aggregate)
                 .service(entities::create_entity)
                 .service(entities::bulk_entities)
                 .service(entities::list_entities)
