@@ -125,7 +125,7 @@ pub(crate) struct Scope<'a> {
 /// planned with it. So is a list of identifiers: in a generic plan it is an array expression,
 /// which without fresh statistics becomes a filter over the org's rows instead of index
 /// probes (docs/benchmarks.md, "Where the time goes").
-pub(crate) fn plan_stable(q: &Query) -> bool {
+pub fn plan_stable(q: &Query) -> bool {
     let one = |v: &Operand| match v {
         Operand::One(_) | Operand::Nothing => true,
         Operand::Many(values) => values.len() <= 1,
@@ -1171,39 +1171,63 @@ fn required_filter(sql: &mut Sql, alias: &str, required: Option<bool>) {
     }
 }
 
-/// The blueprints from which a `relatedTo` walk in direction `d` can take another step: those
-/// with a relation (upstream follows an entity's own relations), or those some relation points
-/// to (downstream follows the relations pointing at an entity), counting only relations of the
-/// `required` kind when it is given. Edges always match the definitions (a relation's edges are
-/// renamed or dropped with it, and its target can only change while no entity has a value), so
-/// an entity of any other blueprint is a leaf.
+/// How a `relatedTo` walk in direction `d` can take a step beyond the entities it has reached:
+/// the blueprints of entities it can reach *and step on from* (upstream: those with a relation;
+/// downstream: those some relation points to), and the names of the relations that lead to
+/// them, counting only relations of the `required` kind when it is given. Edges always match the
+/// definitions (a relation's edges are renamed or dropped with it, and its target can only
+/// change while no entity has a value), so an entity of any other blueprint is a leaf: it is
+/// found by the last step and never stepped on from.
 fn expandable(
     blueprints: &IndexMap<String, Blueprint>,
     d: Direction,
     required: Option<bool>,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for (id, bp) in blueprints {
-        for def in bp.relations.values() {
-            if required.is_some_and(|r| r != def.required) {
-                continue;
-            }
-            let from = match d {
-                Direction::Upstream => id,
-                Direction::Downstream => &def.target,
-            };
-            if !out.contains(from) {
-                out.push(from.clone());
-            }
+) -> (Vec<String>, Vec<String>) {
+    let defs = || {
+        blueprints.iter().flat_map(|(id, bp)| {
+            bp.relations
+                .iter()
+                .filter(move |(_, def)| required.is_none_or(|r| r == def.required))
+                .map(move |(name, def)| (id, name, &def.target))
+        })
+    };
+    let mut further: Vec<String> = Vec::new();
+    for (source, _, target) in defs() {
+        let from = match d {
+            Direction::Upstream => source,
+            Direction::Downstream => target,
+        };
+        if !further.contains(from) {
+            further.push(from.clone());
         }
     }
-    out.sort();
-    out
+    further.sort();
+    // A relation leads to a blueprint the walk steps on from: upstream its target, downstream
+    // its source.
+    let mut steps: Vec<String> = Vec::new();
+    for (source, name, target) in defs() {
+        let to = match d {
+            Direction::Upstream => target,
+            Direction::Downstream => source,
+        };
+        if further.contains(to) && !steps.contains(name) {
+            steps.push(name.clone());
+        }
+    }
+    steps.sort();
+    (further, steps)
 }
 
-/// `relatedTo`: a recursive walk per direction from the start entities. The walk only steps
-/// on from entities of blueprints it can step on from ([`expandable`]): a service's thousands of
-/// deployments are not each looked up again when nothing can point at a deployment.
+/// `relatedTo`, per direction: the entities one edge away from the start entities or from the
+/// entities a walk reaches from them. The walk (recursive, cycle-safe) follows only the edges
+/// that lead to entities it can step on from ([`expandable`]), by relation name (an index
+/// column) and blueprint, so a service's thousands of deployments are read once, by the last
+/// step, and not collected into the walk; for a start nothing depends on, the walk finds
+/// nothing and the query is the one-hop join.
+///
+/// This holds because every entity of the answer is one edge away from a start or from an
+/// entity the walk reaches, and every entity on the way there can be stepped on from (an edge
+/// points at it downstream, leaves it upstream).
 fn related_to(
     sql: &mut Sql,
     scope: &Scope<'_>,
@@ -1240,8 +1264,9 @@ fn related_to(
                 "source_identifier",
             ),
         };
-        let further = expandable(scope.blueprints, *d, required);
-        let first_hop = |sql: &mut Sql| {
+        let (further, steps) = expandable(scope.blueprints, *d, required);
+        // One edge from the start entities.
+        let from_starts = |sql: &mut Sql, step_only: bool| {
             sql.push("SELECT r.")
                 .push(to_bp)
                 .push(", r.")
@@ -1256,33 +1281,55 @@ fn related_to(
                 .push(from_id)
                 .push(" IN ");
             bind_list(sql, ids);
+            if step_only {
+                step_filter(sql, to_bp, &further, &steps);
+            } else {
+                sql.pin_blueprints("r", to_bp);
+            }
             required_filter(sql, "r", required);
         };
-        if further.is_empty() {
-            // No relation of the kind exists: one lookup (that finds nothing) is the walk.
-            sql.push("(e.blueprint, e.identifier) IN (");
-            first_hop(sql);
-            sql.push(")");
-            continue;
+        sql.push("(e.blueprint, e.identifier) IN (");
+        from_starts(sql, false);
+        if !steps.is_empty() {
+            // One edge from the entities the walk reaches.
+            sql.push(" UNION ALL SELECT r.")
+                .push(to_bp)
+                .push(", r.")
+                .push(to_id)
+                .push(" FROM entity_relations r JOIN (WITH RECURSIVE w(bp, id) AS (");
+            from_starts(sql, true);
+            sql.push(" UNION SELECT r.")
+                .push(to_bp)
+                .push(", r.")
+                .push(to_id)
+                .push(" FROM entity_relations r JOIN w ON r.")
+                .push(from_bp)
+                .push(" = w.bp AND r.")
+                .push(from_id)
+                .push(" = w.id WHERE r.org_id = ")
+                .bind(scope.org);
+            step_filter(sql, to_bp, &further, &steps);
+            required_filter(sql, "r", required);
+            sql.push(") SELECT bp, id FROM w) w ON r.")
+                .push(from_bp)
+                .push(" = w.bp AND r.")
+                .push(from_id)
+                .push(" = w.id WHERE r.org_id = ")
+                .bind(scope.org);
+            sql.pin_blueprints("r", to_bp);
+            required_filter(sql, "r", required);
         }
-        sql.push("(e.blueprint, e.identifier) IN (WITH RECURSIVE w(bp, id) AS (");
-        first_hop(sql);
-        sql.push(" UNION SELECT r.")
-            .push(to_bp)
-            .push(", r.")
-            .push(to_id)
-            .push(" FROM entity_relations r JOIN w ON r.")
-            .push(from_bp)
-            .push(" = w.bp AND r.")
-            .push(from_id)
-            .push(" = w.id WHERE r.org_id = ")
-            .bind(scope.org)
-            .push(" AND w.bp IN ");
-        bind_list(sql, &further);
-        required_filter(sql, "r", required);
-        sql.push(") SELECT bp, id FROM w)");
+        sql.push(")");
     }
     sql.push(")");
+}
+
+/// Keeps the edges of `r` that lead to an entity the walk steps on from.
+fn step_filter(sql: &mut Sql, to_bp: &str, further: &[String], steps: &[String]) {
+    sql.push(" AND r.relation IN ");
+    bind_list(sql, steps);
+    sql.push(" AND r.").push(to_bp).push(" IN ");
+    bind_list(sql, further);
 }
 
 /// The blueprints reached by walking `path` forward from `starts`.
@@ -1743,16 +1790,38 @@ mod tests {
         let bps = catalog();
         let down = Direction::Downstream;
         let up = Direction::Upstream;
-        assert_eq!(expandable(&bps, down, None), ["service", "team"]);
-        assert_eq!(expandable(&bps, down, Some(true)), ["service", "team"]);
-        assert_eq!(expandable(&bps, down, Some(false)), ["service"]);
-        assert_eq!(expandable(&bps, up, None), ["deployment", "service"]);
-        assert_eq!(expandable(&bps, up, Some(false)), ["service"]);
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ex = |d, r| expandable(&bps, d, r);
+        // Downstream steps on from what relations point at, over relations those have.
+        assert_eq!(
+            ex(down, None),
+            (names(&["service", "team"]), names(&["dependsOn", "team"]))
+        );
+        assert_eq!(
+            ex(down, Some(true)),
+            (names(&["service", "team"]), names(&["team"]))
+        );
+        assert_eq!(
+            ex(down, Some(false)),
+            (names(&["service"]), names(&["dependsOn"]))
+        );
+        // Upstream steps on from what has relations, over relations that lead there.
+        assert_eq!(
+            ex(up, None),
+            (
+                names(&["deployment", "service"]),
+                names(&["dependsOn", "service"])
+            )
+        );
+        assert_eq!(
+            ex(up, Some(false)),
+            (names(&["service"]), names(&["dependsOn"]))
+        );
         let mut none = bps.clone();
         for bp in none.values_mut() {
             bp.relations.clear();
         }
-        assert!(expandable(&none, down, None).is_empty());
+        assert_eq!(expandable(&none, down, None), (vec![], vec![]));
 
         // Deployments downstream of service s1, over `blueprints`.
         let walk = |blueprints: &IndexMap<String, Blueprint>| {
@@ -1763,6 +1832,7 @@ mod tests {
                 candidates: &candidates,
             };
             let mut sql = Sql::new(Backend::Postgres);
+            sql.blueprints = candidates.clone();
             related_to(
                 &mut sql,
                 &scope,
@@ -1774,23 +1844,40 @@ mod tests {
             sql
         };
         let sql = walk(&bps);
+        let text = |i: usize| format!("{:?}", sql.values[i]);
+        // The one-hop join from the start, then the walk over `dependsOn` and `team` edges
+        // from services and teams, and one more edge from what it reached: the last step of
+        // each names the searched blueprint.
         assert!(
-            sql.text.contains("WITH RECURSIVE") && sql.text.contains("AND w.bp IN ($5, $6)"),
+            sql.text.starts_with(
+                "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
+                 FROM entity_relations r WHERE r.org_id = $1 AND r.target_blueprint = $2 \
+                 AND r.target_identifier IN ($3) AND r.source_blueprint = $4 UNION ALL "
+            ),
             "{}",
             sql.text
         );
-        assert_eq!(
-            format!("{:?}", &sql.values[4..]),
-            format!(
-                "{:?}",
-                [
-                    sea_orm::Value::from("service"),
-                    sea_orm::Value::from("team")
-                ]
-            )
+        assert!(sql.text.contains("WITH RECURSIVE"), "{}", sql.text);
+        assert!(
+            sql.text
+                .contains("AND r.relation IN ($8, $9) AND r.source_blueprint IN ($10, $11)"),
+            "{}",
+            sql.text
+        );
+        assert_eq!(text(3), text_of("deployment"));
+        assert_eq!((text(7), text(8)), (text_of("dependsOn"), text_of("team")));
+        assert_eq!((text(9), text(10)), (text_of("service"), text_of("team")));
+        assert!(
+            sql.text.ends_with("AND r.source_blueprint = $18))"),
+            "{}",
+            sql.text
         );
         let sql = walk(&none);
         assert!(!sql.text.contains("RECURSIVE"), "{}", sql.text);
+    }
+
+    fn text_of(s: &str) -> String {
+        format!("{:?}", super::SqlValue::from(s))
     }
 
     #[test]

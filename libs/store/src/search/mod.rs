@@ -341,13 +341,15 @@ fn page_sql(t: &Tenant, req: &SearchRequest<'_>) -> Result<(Sql, Sorted, u64), S
     Ok((sql, sorted, limit))
 }
 
-/// The plan PostgreSQL chooses for one page of `req` (`EXPLAIN (FORMAT JSON)`, not executed),
-/// or SQLite's `EXPLAIN QUERY PLAN` rows as `[{"detail": ...}]`: for tests and diagnosis.
-pub async fn plan(t: &Tenant, req: &SearchRequest<'_>) -> Result<Value, StoreError> {
+/// The plan PostgreSQL chooses for one page of `req` (`EXPLAIN (FORMAT JSON)`; with `analyze`,
+/// run, with each node's actual rows), or SQLite's `EXPLAIN QUERY PLAN` rows as
+/// `[{"detail": ...}]`: for tests and diagnosis.
+pub async fn plan(t: &Tenant, req: &SearchRequest<'_>, analyze: bool) -> Result<Value, StoreError> {
     let (sql, _, _) = page_sql(t, req)?;
     let pg = sql.pg();
     let text = if pg {
-        format!("EXPLAIN (FORMAT JSON) {}", sql.text)
+        let options = if analyze { "ANALYZE, " } else { "" };
+        format!("EXPLAIN ({options}FORMAT JSON) {}", sql.text)
     } else {
         format!("EXPLAIN QUERY PLAN {}", sql.text)
     };

@@ -5,7 +5,7 @@
 
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
-use portolan_domain::query::{DateRange, Kind, Op, Query, Rule};
+use portolan_domain::query::{DateRange, Direction, Kind, Op, Query, Rule};
 use portolan_store::entities::{ReadOptions, WriteMode};
 use portolan_store::search::{self, SearchRequest};
 use serde_json::{Value, json};
@@ -70,6 +70,7 @@ async fn explain(
             limit: 50,
             read: &read,
         },
+        false,
     )
     .await
     .expect("explain a page")
@@ -349,6 +350,94 @@ async fn a_page_over_a_broad_date_range_stops_after_the_page() {
             plan.iter().any(|n| n.contains("idx_dates_t")),
             "a narrow date range is not looked up in the date index: {plan:?}"
         );
+    })
+    .await;
+}
+
+/// The actual rows of every node of type `kind` of a plan run with `ANALYZE`.
+fn actual_rows(plan: &Value, kind: &str, out: &mut Vec<u64>) {
+    if plan.get("Node Type").and_then(Value::as_str) == Some(kind) {
+        out.push(plan["Actual Rows"].as_u64().expect("actual rows"));
+    }
+    if let Some(children) = plan.get("Plans").and_then(Value::as_array) {
+        for c in children {
+            actual_rows(c, kind, out);
+        }
+    }
+}
+
+/// A `relatedTo` walk collects only the entities it can step on from: the deployments of a
+/// service (nothing points at a deployment) are read by the last step, not gathered into the
+/// walk, so a start that nothing depends on costs the one-hop join.
+#[tokio::test]
+async fn a_walk_collects_only_what_it_can_step_on_from() {
+    both(|store| async move {
+        if !is_postgres(&store) {
+            return;
+        }
+        let org = new_org(&store).await;
+        create_blueprints(
+            &store,
+            org,
+            &[
+                json!({"identifier": "service", "title": "Service", "schema": {"properties": {}},
+                       "relations": {"dependsOn": {"target": "service", "required": false, "many": true}}}),
+                json!({"identifier": "deployment", "title": "Deployment", "schema": {"properties": {}},
+                       "relations": {"service": {"target": "service", "required": true, "many": false}}}),
+            ],
+        )
+        .await;
+        let t = tenant(&store, org).await;
+        // a <- b (b depends on a); c alone. 40 deployments each.
+        let services = vec![
+            json!({"identifier": "a"}),
+            json!({"identifier": "b", "relations": {"dependsOn": ["a"]}}),
+            json!({"identifier": "c"}),
+        ];
+        let (_, failed) = write(&t, "service", services, &opts(WriteMode::Create)).await;
+        assert!(failed.is_empty(), "{failed:?}");
+        let deployments = ["a", "b", "c"]
+            .iter()
+            .flat_map(|s| {
+                (0..40).map(move |n| {
+                    json!({"identifier": format!("{s}-{n:02}"), "relations": {"service": s}})
+                })
+            })
+            .collect();
+        let (_, failed) = write(&t, "deployment", deployments, &opts(WriteMode::Create)).await;
+        assert!(failed.is_empty(), "{failed:?}");
+        t.commit().await.expect("commit");
+        let bps = blueprints_of(&store, org).await;
+        let candidates = vec!["deployment".to_owned()];
+        let read = ReadOptions::default();
+        let downstream_of = |id: &str| {
+            and(vec![node(Rule::RelatedTo {
+                blueprint: "service".into(),
+                ids: vec![id.into()],
+                direction: Some(Direction::Downstream),
+                required: None,
+            })])
+        };
+        for (start, walked, found) in [("c", 0, 40), ("a", 1, 80)] {
+            let query = downstream_of(start);
+            let req = SearchRequest {
+                query: &query,
+                filter: None,
+                blueprints: &bps,
+                candidates: &candidates,
+                sort: None,
+                after: None,
+                limit: 1000,
+                read: &read,
+            };
+            let t = tenant(&store, org).await;
+            let plan = search::plan(&t, &req, true).await.expect("explain");
+            let mut walks = Vec::new();
+            actual_rows(&plan[0]["Plan"], "Recursive Union", &mut walks);
+            assert_eq!(walks, [walked], "from {start}: {plan}");
+            let page = search::search(&t, &req).await.expect("search");
+            assert_eq!(page.entities.len(), found, "from {start}");
+        }
     })
     .await;
 }
