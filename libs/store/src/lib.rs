@@ -28,7 +28,7 @@ use sea_orm::DatabaseConnection;
 
 pub use error::StoreError;
 pub use portolan_domain::OrgId;
-pub use tenant::Tenant;
+pub use tenant::{Plans, Tenant};
 
 /// Which database engine is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,6 +28,25 @@ pub struct Tenant {
     /// Has this transaction written a blueprint? Its view of the blueprints is then its own,
     /// and the shared cache is neither read nor filled by it.
     blueprints_touched: AtomicBool,
+    /// Are the transaction's statements planned once per connection ([`Plans::Once`])
+    /// rather than with their values? (PostgreSQL.)
+    generic: AtomicBool,
+}
+
+/// How the statements of a tenant transaction are planned on PostgreSQL, from its set-up on.
+/// Either can be changed later, at the cost of a round trip ([`Tenant::plan_generic`],
+/// [`Tenant::plan_custom`]); the choice only ever changes speed, never an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Plans {
+    /// Each statement with its values (`force_custom_plan`): what the writes and most
+    /// searches need.
+    #[default]
+    WithValues,
+    /// Each statement once per connection (`force_generic_plan`): for a transaction that is
+    /// expected to run one search page whose best plan does not depend on its values (a walk
+    /// from one entity, [`crate::search::plan_stable`]). A request that turns out otherwise
+    /// switches back before its page.
+    Once,
 }
 
 /// The set-up of a PostgreSQL tenant transaction, one prepared statement (so one round trip,
@@ -42,10 +61,14 @@ pub struct Tenant {
 ///
 /// This statement is planned before it switches the role, so RLS does not filter its own
 /// reads: each names the org itself.
-fn setup_sql(lookup: Option<(&str, &str)>) -> String {
+fn setup_sql(lookup: Option<(&str, &str)>, plans: Plans) -> String {
+    let mode = match plans {
+        Plans::WithValues => "force_custom_plan",
+        Plans::Once => "force_generic_plan",
+    };
     let settings = format!(
         "SELECT set_config('role', '{APP_ROLE}', true), \
-                set_config('plan_cache_mode', 'force_custom_plan', true), \
+                set_config('plan_cache_mode', '{mode}', true), \
                 set_config('{ORG_SETTING}', $1, true), \
                 (SELECT blueprint_generation FROM organizations WHERE id = $2::uuid) \
                   AS blueprint_generation"
@@ -68,7 +91,7 @@ const CREDENTIAL_LOOKUP: (&str, &str) = (
 impl Store {
     /// Opens a transaction scoped to `org`.
     pub async fn tenant(&self, org: OrgId) -> Result<Tenant, StoreError> {
-        Ok(self.open_tenant(org, None).await?.0)
+        Ok(self.open_tenant(org, None, Plans::WithValues).await?.0)
     }
 
     /// Opens a transaction scoped to `org` and reads in it the live (not revoked) credential
@@ -78,9 +101,10 @@ impl Store {
         &self,
         org: OrgId,
         client_id: &str,
+        plans: Plans,
     ) -> Result<(Tenant, Option<credential::Model>), StoreError> {
         let (t, rows) = self
-            .open_tenant(org, Some((CREDENTIAL_LOOKUP, client_id.into())))
+            .open_tenant(org, Some((CREDENTIAL_LOOKUP, client_id.into())), plans)
             .await?;
         let Some(rows) = rows else {
             // SQLite: no set-up statement.
@@ -103,9 +127,10 @@ impl Store {
         &self,
         org: OrgId,
         user: Uuid,
+        plans: Plans,
     ) -> Result<(Tenant, Option<UserPrincipal>), StoreError> {
         let (t, rows) = self
-            .open_tenant(org, Some((USER_LOOKUP, user.into())))
+            .open_tenant(org, Some((USER_LOOKUP, user.into())), plans)
             .await?;
         let found = match rows {
             Some(rows) => principal_of_setup(&rows)?,
@@ -120,13 +145,15 @@ impl Store {
         &self,
         org: OrgId,
         lookup: Option<((&str, &str), sea_orm::Value)>,
+        plans: Plans,
     ) -> Result<(Tenant, Option<Vec<QueryResult>>), StoreError> {
         let tx = self.db.begin().await?;
         let generation = OnceLock::new();
         let mut read = None;
-        if self.backend == Backend::Postgres {
+        let pg = self.backend == Backend::Postgres;
+        if pg {
             let mut values: Vec<sea_orm::Value> = vec![org.0.to_string().into(), org.0.into()];
-            let sql = setup_sql(lookup.as_ref().map(|(sql, _)| *sql));
+            let sql = setup_sql(lookup.as_ref().map(|(sql, _)| *sql), plans);
             if let Some((_, v)) = lookup {
                 values.push(v);
             }
@@ -151,6 +178,7 @@ impl Store {
             store: self.clone(),
             generation,
             blueprints_touched: AtomicBool::new(false),
+            generic: AtomicBool::new(pg && plans == Plans::Once),
         };
         Ok((t, read))
     }
@@ -191,17 +219,34 @@ impl Tenant {
     }
     /// Plans every later statement of the transaction once per connection (a generic plan)
     /// instead of with its values: for statements whose best plan does not depend on them
-    /// ([`crate::search::compile::plan_stable`]). One round trip; nothing on SQLite, which
-    /// plans every statement anyway.
+    /// ([`crate::search::plan_stable`]). One round trip, unless the transaction already
+    /// does; nothing on SQLite, which plans every statement anyway.
     pub(crate) async fn plan_generic(&self) -> Result<(), StoreError> {
-        if self.tx.get_database_backend() == sea_orm::DbBackend::Postgres {
-            self.tx
-                .execute_raw(Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)",
-                ))
-                .await?;
+        self.set_plans(true).await
+    }
+    /// Plans every later statement of the transaction with its values again (after
+    /// [`Plans::Once`] or [`Tenant::plan_generic`]; otherwise nothing to do).
+    pub(crate) async fn plan_custom(&self) -> Result<(), StoreError> {
+        self.set_plans(false).await
+    }
+    async fn set_plans(&self, generic: bool) -> Result<(), StoreError> {
+        if self.tx.get_database_backend() != sea_orm::DbBackend::Postgres
+            || self.generic.load(Ordering::SeqCst) == generic
+        {
+            return Ok(());
         }
+        let mode = if generic {
+            "force_generic_plan"
+        } else {
+            "force_custom_plan"
+        };
+        self.tx
+            .execute_raw(Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT set_config('plan_cache_mode', '{mode}', true)"),
+            ))
+            .await?;
+        self.generic.store(generic, Ordering::SeqCst);
         Ok(())
     }
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
@@ -261,6 +306,51 @@ mod tests {
         assert_ne!(
             setting(pool, "SELECT current_user::text").await,
             "portolan_tenant"
+        );
+    }
+
+    /// A transaction begun with `Plans::Once` plans once per connection from its set-up on,
+    /// and switches either way when asked.
+    #[tokio::test]
+    async fn a_transaction_begins_with_the_plans_asked_for_and_switches() {
+        let db = fresh_postgres().await;
+        let store = Store::connect(&db.url, 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let org = portolan_domain::OrgId(uuid::Uuid::now_v7());
+        let user = uuid::Uuid::now_v7();
+        let (t, found) = store
+            .tenant_with_user(org, user, super::Plans::Once)
+            .await
+            .unwrap();
+        assert!(found.is_none());
+        assert_eq!(
+            setting(t.conn(), "SHOW plan_cache_mode").await,
+            "force_generic_plan"
+        );
+        assert_eq!(
+            setting(t.conn(), "SELECT current_user::text").await,
+            "portolan_tenant"
+        );
+        t.plan_generic().await.unwrap();
+        t.plan_custom().await.unwrap();
+        assert_eq!(
+            setting(t.conn(), "SHOW plan_cache_mode").await,
+            "force_custom_plan"
+        );
+        t.plan_custom().await.unwrap();
+        t.plan_generic().await.unwrap();
+        assert_eq!(
+            setting(t.conn(), "SHOW plan_cache_mode").await,
+            "force_generic_plan"
+        );
+        drop(t);
+        let (t, _) = store
+            .tenant_with_credential(org, "nobody", super::Plans::WithValues)
+            .await
+            .unwrap();
+        assert_eq!(
+            setting(t.conn(), "SHOW plan_cache_mode").await,
+            "force_custom_plan"
         );
     }
 }

@@ -18,7 +18,7 @@ use portolan_domain::OrgId;
 use portolan_domain::event::Actor;
 use portolan_domain::permission::{Principal, PrincipalKind};
 use portolan_domain::query::QueryContext;
-use portolan_store::{Store, Tenant};
+use portolan_store::{Plans, Store, Tenant};
 use serde_json::json;
 
 use crate::body::BodyInFlight;
@@ -125,7 +125,7 @@ pub async fn authenticate_request(req: &HttpRequest, state: &AppState) -> Result
         &worker_store(req, state),
         claims,
         user_agent(req),
-        false,
+        None,
     )
     .await
 }
@@ -180,14 +180,15 @@ async fn verify(
 /// still holds: the credential set is live, enabled and of the token's generation; the user
 /// is Active and of the token's version; the org is active. A revoked credential or a
 /// disabled user loses access on its next request, not when the token expires. With `keep`,
-/// the transaction goes on to the handler ([`Caller::tenant`]).
+/// the transaction, planned as it says, goes on to the handler ([`Caller::tenant`]).
 async fn authenticate(
     state: &AppState,
     store: &Store,
     claims: portolan_auth::jwt::Claims,
     user_agent: Option<String>,
-    keep: bool,
+    keep: Option<Plans>,
 ) -> Result<Caller, ApiError> {
+    let plans = keep.unwrap_or_default();
     let org = OrgId(claims.org);
     // Before the transaction: a miss of the org cache reads the org on a pooled connection.
     if !state.org_active(org).await? {
@@ -197,7 +198,9 @@ async fn authenticate(
     }
     let (t, principal) = match claims.kind.as_str() {
         KIND_CREDENTIAL => {
-            let (t, cred) = store.tenant_with_credential(org, &claims.sub).await?;
+            let (t, cred) = store
+                .tenant_with_credential(org, &claims.sub, plans)
+                .await?;
             let cred = cred
                 .filter(|c| c.org_id == org.0 && c.enabled && c.generation == claims.ver)
                 .ok_or_else(invalid)?;
@@ -218,7 +221,7 @@ async fn authenticate(
         }
         KIND_USER => {
             let user = uuid::Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-            let (t, found) = store.tenant_with_user(org, user).await?;
+            let (t, found) = store.tenant_with_user(org, user, plans).await?;
             (t, user_principal(found, Some(claims.ver))?)
         }
         _ => return Err(invalid()),
@@ -234,7 +237,7 @@ async fn authenticate(
             datasource: user_agent,
         },
         principal,
-        opened: OpenedTenant(Arc::new(Mutex::new(keep.then_some(t)))),
+        opened: OpenedTenant(Arc::new(Mutex::new(keep.map(|_| t)))),
         store: store.clone(),
     })
 }
@@ -313,7 +316,8 @@ impl FromRequest for Caller {
                 while reading.changed().await.is_ok() {}
             }
             let store = store.unwrap_or_else(|| state.store.clone());
-            authenticate(&state, &store, claims, user_agent, true).await
+            let plans = req.extensions().get::<Plans>().copied().unwrap_or_default();
+            authenticate(&state, &store, claims, user_agent, Some(plans)).await
         })
     }
 }

@@ -36,6 +36,7 @@ impl FromRequest for JsonBody {
         let mut payload = payload.take();
         let (reading, in_flight) = tokio::sync::watch::channel(());
         req.extensions_mut().insert(BodyInFlight(in_flight));
+        let req = req.clone();
         Box::pin(async move {
             let _reading = reading;
             if declared.is_some_and(|n| n > limit) {
@@ -53,9 +54,12 @@ impl FromRequest for JsonBody {
             if buf.is_empty() {
                 return Err(ApiError::InvalidJson("the body is empty".into()));
             }
-            serde_json::from_slice(&buf)
-                .map(JsonBody)
-                .map_err(|e| ApiError::InvalidJson(e.to_string()))
+            let body: Value =
+                serde_json::from_slice(&buf).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+            // Read by the `Caller` extractor, which waits for this future to end.
+            let plans = crate::routes::search::plans_for(req.match_pattern().as_deref(), &body);
+            req.extensions_mut().insert(plans);
+            Ok(JsonBody(body))
         })
     }
 }

@@ -7,6 +7,8 @@
 pub(crate) mod compile;
 pub(crate) mod index;
 
+pub use compile::plan_stable;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -379,6 +381,7 @@ pub async fn plan(t: &Tenant, req: &SearchRequest<'_>, analyze: bool) -> Result<
 
 /// Runs a search and renders one page.
 pub async fn search(t: &Tenant, req: &SearchRequest<'_>) -> Result<Page, StoreError> {
+    t.plan_custom().await?;
     let (rows, next) = page_rows(t, req).await?;
     let entities = render_mixed(t, req.blueprints, models(&rows)?, req.read).await?;
     Ok(Page { entities, next })
@@ -394,13 +397,16 @@ pub async fn search_raw(t: &Tenant, req: &SearchRequest<'_>) -> Result<RawPage, 
     let plain = req.read.include.is_empty()
         && req.read.exclude.is_empty()
         && !req.read.attach_title_to_relation;
-    // A plain page is the transaction's last statement, so the plan mode can change for it.
+    // A plain page is the transaction's last statement, so the plan mode can change for it
+    // (and the transaction may have begun with either, [`crate::Plans`]).
     if plain
         && effective_sort(req).is_none()
         && compile::plan_stable(req.query)
         && req.filter.is_none_or(compile::plan_stable)
     {
         t.plan_generic().await?;
+    } else {
+        t.plan_custom().await?;
     }
     let (rows, next) = page_rows(t, req).await?;
     let row_blueprints = rows

@@ -1,7 +1,7 @@
 //! Organizations, credentials and signing keys.
 
 use portolan_store::orgs::NewCredential;
-use portolan_store::{StoreError, events};
+use portolan_store::{Plans, StoreError, events};
 
 use crate::support::{actor, both, new_org, tenant};
 
@@ -211,7 +211,10 @@ async fn a_users_principal_has_its_teams_sorted_and_only_in_its_own_org() {
             let store = store.clone();
             async move {
                 let system = store.principal_user(org, user).await.expect("lookup");
-                let (_t, in_setup) = store.tenant_with_user(org, user).await.expect("open");
+                let (_t, in_setup) = store
+                    .tenant_with_user(org, user, Plans::WithValues)
+                    .await
+                    .expect("open");
                 assert_eq!(
                     system.as_ref().map(|p| (&p.user, &p.teams)),
                     in_setup.as_ref().map(|p| (&p.user, &p.teams)),
@@ -274,7 +277,7 @@ async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
         let acme = org_of("acme").await;
         org_of("beta").await;
         let (t, found) = store
-            .tenant_with_credential(acme, "acme-ci")
+            .tenant_with_credential(acme, "acme-ci", Plans::WithValues)
             .await
             .expect("open");
         let found = found.expect("its own credential");
@@ -288,7 +291,7 @@ async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
         drop(t);
         for other in ["beta-ci", "nobody"] {
             let (_t, found) = store
-                .tenant_with_credential(acme, other)
+                .tenant_with_credential(acme, other, Plans::WithValues)
                 .await
                 .expect("open");
             assert!(found.is_none(), "{other} is not acme's");
@@ -299,7 +302,7 @@ async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
             .expect("revoke");
         t.commit().await.expect("commit");
         let (_t, found) = store
-            .tenant_with_credential(acme, "acme-ci")
+            .tenant_with_credential(acme, "acme-ci", Plans::WithValues)
             .await
             .expect("open");
         assert!(found.is_none(), "a revoked credential set is not found");

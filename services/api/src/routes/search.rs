@@ -15,9 +15,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use indexmap::IndexMap;
 use portolan_domain::blueprint::Blueprint;
 use portolan_domain::query::{self, Kind, Meta, ParseScope, Parsed, QueryContext};
-use portolan_store::Tenant;
 use portolan_store::entities::ReadOptions;
 use portolan_store::search::{self as store_search, Func, Position, SearchRequest, Sort, SortKey};
+use portolan_store::{Plans, Tenant};
 use serde_json::{Value, json};
 
 use crate::access;
@@ -55,6 +55,64 @@ fn parse_query(
         query: query::bind(&parsed.query, ctx),
         blueprints: parsed.blueprints,
     })
+}
+
+/// How to plan the tenant transaction of a request, guessed from its path and body before they
+/// are parsed (the `Caller` extractor opens the transaction first; the body has arrived by
+/// then). A plain page of `POST /blueprints/{bp}/entities/search` (no `include`, `exclude`,
+/// relation titles or `sort`) whose query only walks from one entity, names one identifier or
+/// has no rules is planned once per connection ([`Plans::Once`]): the store would switch to
+/// that for its page anyway ([`store_search::plan_stable`]), at the cost of a round trip. The
+/// store decides again on the parsed query and the caller's read filter, and switches back
+/// when the guess was wrong: a guess costs a round trip at worst, never an answer.
+pub(crate) fn plans_for(pattern: Option<&str>, body: &Value) -> Plans {
+    let search = pattern.is_some_and(|p| p.ends_with("/blueprints/{blueprint}/entities/search"));
+    let Some(b) = body.as_object().filter(|_| search) else {
+        return Plans::WithValues;
+    };
+    let unset = |k: &str| match b.get(k) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => true,
+        Some(Value::Array(a)) => a.is_empty(),
+        Some(_) => false,
+    };
+    let plain = ["include", "exclude", "attach_title_to_relation", "sort"]
+        .iter()
+        .all(|k| unset(k));
+    let stable = match b.get("query") {
+        None | Some(Value::Null) => true,
+        Some(q) => walks_only(q, 0),
+    };
+    if plain && stable {
+        Plans::Once
+    } else {
+        Plans::WithValues
+    }
+}
+
+/// Does query `q` only have rules that start from a handful of rows whatever their values
+/// (as [`store_search::plan_stable`] says of the parsed query)? Read off the JSON, without
+/// the blueprints; nesting deeper than the parser allows is answered no.
+fn walks_only(q: &Value, depth: usize) -> bool {
+    let Some(rules) = q.get("rules").and_then(Value::as_array) else {
+        return false;
+    };
+    depth < 32
+        && rules.iter().all(|r| {
+            if r.get("rules").is_some() {
+                return walks_only(r, depth + 1);
+            }
+            let one = match r.get("value") {
+                Some(Value::String(_)) => true,
+                Some(Value::Array(a)) => a.len() <= 1 && a.iter().all(Value::is_string),
+                _ => false,
+            };
+            let identifier = r.get("property").and_then(Value::as_str) == Some("$identifier");
+            match r.get("operator").and_then(Value::as_str) {
+                Some("relatedTo" | "matchAny") => one,
+                Some("=" | "in") => identifier && one,
+                _ => false,
+            }
+        })
 }
 
 /// A 64-bit FNV-1a hash: ties a cursor to the query and sort it was made for.
@@ -687,4 +745,92 @@ async fn search_ids(
         },
     };
     Ok(store_search::identifiers(t, &query, blueprints, &scope.candidates, max).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEARCH: &str = "/v1/blueprints/{blueprint}/entities/search";
+
+    fn catalog() -> IndexMap<String, Blueprint> {
+        let mut out = IndexMap::new();
+        for v in [
+            json!({"identifier": "service", "title": "S",
+                   "schema": {"properties": {"language": {"type": "string"}}},
+                   "relations": {"dependsOn": {"target": "service", "many": true}}}),
+            json!({"identifier": "deployment", "title": "D", "schema": {"properties": {}},
+                   "relations": {"service": {"target": "service", "many": false}}}),
+        ] {
+            let bp = Blueprint::parse(&v).expect("a blueprint");
+            out.insert(bp.identifier.clone(), bp);
+        }
+        out
+    }
+
+    /// The guess from the JSON is the store's decision on the parsed query, for plain pages.
+    #[test]
+    fn the_guessed_plans_agree_with_the_parsed_query() {
+        let bps = catalog();
+        let ctx = QueryContext {
+            user: None,
+            teams: vec![],
+            now: 0,
+        };
+        let related = json!({"operator": "relatedTo", "blueprint": "service", "value": "s1",
+                             "direction": "downstream"});
+        let queries = [
+            json!({"combinator": "and", "rules": []}),
+            json!({"combinator": "and", "rules": [related]}),
+            json!({"combinator": "or", "rules": [related,
+                {"combinator": "and", "rules": [{"property": "$identifier", "operator": "=", "value": "d1"}]}]}),
+            json!({"combinator": "and", "rules": [{"operator": "relatedTo", "blueprint": "service", "value": ["s1"]}]}),
+            json!({"combinator": "and", "rules": [{"property": {"path": ["service"]}, "operator": "matchAny", "value": "s1"}]}),
+            json!({"combinator": "and", "rules": [{"property": "$identifier", "operator": "in", "value": ["d1"]}]}),
+            // Planned with their values:
+            json!({"combinator": "and", "rules": [{"operator": "relatedTo", "blueprint": "service", "value": ["s1", "s2"]}]}),
+            json!({"combinator": "and", "rules": [{"property": "$identifier", "operator": "in", "value": ["d1", "d2"]}]}),
+            json!({"combinator": "and", "rules": [related, {"property": "$title", "operator": "=", "value": "x"}]}),
+            json!({"combinator": "and", "rules": [{"property": "$identifier", "operator": "!=", "value": "d1"}]}),
+        ];
+        let mut stable = 0;
+        for q in &queries {
+            let parsed = parse_query(q, &bps, Some("deployment"), "/query", &ctx).expect("parses");
+            let want = store_search::plan_stable(&parsed.query);
+            stable += usize::from(want);
+            let got = plans_for(Some(SEARCH), &json!({"query": q, "limit": 50}));
+            assert_eq!(got == Plans::Once, want, "{q}");
+        }
+        assert_eq!(stable, 6);
+        // Not a plain page, not the route, or no query at all.
+        let walk = json!({"combinator": "and", "rules": [related]});
+        for (pattern, body, want) in [
+            (SEARCH, json!({}), Plans::Once),
+            (SEARCH, json!({"query": walk, "include": []}), Plans::Once),
+            (
+                SEARCH,
+                json!({"query": walk, "include": ["x"]}),
+                Plans::WithValues,
+            ),
+            (
+                SEARCH,
+                json!({"query": walk, "attach_title_to_relation": true}),
+                Plans::WithValues,
+            ),
+            (
+                SEARCH,
+                json!({"query": walk, "sort": {"property": "$title"}}),
+                Plans::WithValues,
+            ),
+            ("/v1/entities/search", walk.clone(), Plans::WithValues),
+            (
+                "/v1/blueprints/{identifier}/entities/bulk",
+                json!({"query": walk}),
+                Plans::WithValues,
+            ),
+        ] {
+            assert_eq!(plans_for(Some(pattern), &body), want, "{pattern} {body}");
+        }
+        assert_eq!(plans_for(None, &json!({})), Plans::WithValues);
+    }
 }
