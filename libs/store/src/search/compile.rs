@@ -1222,12 +1222,13 @@ fn expandable(
 /// entities a walk reaches from them. The walk (recursive, cycle-safe) follows only the edges
 /// that lead to entities it can step on from ([`expandable`]), by relation name (an index
 /// column) and blueprint, so a service's thousands of deployments are read once, by the last
-/// step, and not collected into the walk; for a start nothing depends on, the walk finds
-/// nothing and the query is the one-hop join.
+/// step, and not collected into the walk; for a start nothing depends on, the walk is the start
+/// alone and the query is the one-hop join.
 ///
 /// This holds because every entity of the answer is one edge away from a start or from an
 /// entity the walk reaches, and every entity on the way there can be stepped on from (an edge
-/// points at it downstream, leaves it upstream).
+/// points at it downstream, leaves it upstream). The walk's columns are `TEXT`, the type of its
+/// seeds (the relation columns are `VARCHAR`; the comparisons use their indexes either way).
 fn related_to(
     sql: &mut Sql,
     scope: &Scope<'_>,
@@ -1265,13 +1266,14 @@ fn related_to(
             ),
         };
         let (further, steps) = expandable(scope.blueprints, *d, required);
-        // One edge from the start entities.
-        let from_starts = |sql: &mut Sql, step_only: bool| {
-            sql.push("SELECT r.")
-                .push(to_bp)
-                .push(", r.")
-                .push(to_id)
-                .push(" FROM entity_relations r WHERE r.org_id = ")
+        sql.push("(e.blueprint, e.identifier) IN (SELECT r.")
+            .push(to_bp)
+            .push(", r.")
+            .push(to_id)
+            .push(" FROM entity_relations r ");
+        if steps.is_empty() {
+            // Nothing can be stepped on from: the last step is the first.
+            sql.push("WHERE r.org_id = ")
                 .bind(scope.org)
                 .push(" AND r.")
                 .push(from_bp)
@@ -1281,28 +1283,23 @@ fn related_to(
                 .push(from_id)
                 .push(" IN ");
             bind_list(sql, ids);
-            if step_only {
-                step_filter(sql, to_bp, &further, &steps);
-            } else {
-                sql.pin_blueprints("r", to_bp);
+        } else {
+            sql.push("JOIN (WITH RECURSIVE w(bp, id) AS (");
+            for (k, id) in ids.iter().enumerate() {
+                if k > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push("SELECT CAST(")
+                    .bind(blueprint)
+                    .push(" AS TEXT), CAST(")
+                    .bind(id.as_str())
+                    .push(" AS TEXT)");
             }
-            required_filter(sql, "r", required);
-        };
-        sql.push("(e.blueprint, e.identifier) IN (");
-        from_starts(sql, false);
-        if !steps.is_empty() {
-            // One edge from the entities the walk reaches.
-            sql.push(" UNION ALL SELECT r.")
+            sql.push(" UNION SELECT CAST(r.")
                 .push(to_bp)
-                .push(", r.")
+                .push(" AS TEXT), CAST(r.")
                 .push(to_id)
-                .push(" FROM entity_relations r JOIN (WITH RECURSIVE w(bp, id) AS (");
-            from_starts(sql, true);
-            sql.push(" UNION SELECT r.")
-                .push(to_bp)
-                .push(", r.")
-                .push(to_id)
-                .push(" FROM entity_relations r JOIN w ON r.")
+                .push(" AS TEXT) FROM entity_relations r JOIN w ON r.")
                 .push(from_bp)
                 .push(" = w.bp AND r.")
                 .push(from_id)
@@ -1316,9 +1313,9 @@ fn related_to(
                 .push(from_id)
                 .push(" = w.id WHERE r.org_id = ")
                 .bind(scope.org);
-            sql.pin_blueprints("r", to_bp);
-            required_filter(sql, "r", required);
         }
+        sql.pin_blueprints("r", to_bp);
+        required_filter(sql, "r", required);
         sql.push(")");
     }
     sql.push(")");
@@ -1843,37 +1840,47 @@ mod tests {
             );
             sql
         };
+        // The walk from s1 over `dependsOn` and `team` edges that lead to services and
+        // teams, then one edge from what it reached (s1 included), to the searched blueprint.
         let sql = walk(&bps);
-        let text = |i: usize| format!("{:?}", sql.values[i]);
-        // The one-hop join from the start, then the walk over `dependsOn` and `team` edges
-        // from services and teams, and one more edge from what it reached: the last step of
-        // each names the searched blueprint.
-        assert!(
-            sql.text.starts_with(
-                "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
-                 FROM entity_relations r WHERE r.org_id = $1 AND r.target_blueprint = $2 \
-                 AND r.target_identifier IN ($3) AND r.source_blueprint = $4 UNION ALL "
-            ),
-            "{}",
-            sql.text
+        assert_eq!(
+            sql.text,
+            "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
+             FROM entity_relations r JOIN (WITH RECURSIVE w(bp, id) AS (\
+             SELECT CAST($1 AS TEXT), CAST($2 AS TEXT) \
+             UNION SELECT CAST(r.source_blueprint AS TEXT), CAST(r.source_identifier AS TEXT) \
+             FROM entity_relations r JOIN w ON r.target_blueprint = w.bp \
+             AND r.target_identifier = w.id WHERE r.org_id = $3 \
+             AND r.relation IN ($4, $5) AND r.source_blueprint IN ($6, $7)) \
+             SELECT bp, id FROM w) w ON r.target_blueprint = w.bp AND r.target_identifier = w.id \
+             WHERE r.org_id = $8 AND r.source_blueprint = $9))"
         );
-        assert!(sql.text.contains("WITH RECURSIVE"), "{}", sql.text);
-        assert!(
-            sql.text
-                .contains("AND r.relation IN ($8, $9) AND r.source_blueprint IN ($10, $11)"),
-            "{}",
-            sql.text
-        );
-        assert_eq!(text(3), text_of("deployment"));
-        assert_eq!((text(7), text(8)), (text_of("dependsOn"), text_of("team")));
-        assert_eq!((text(9), text(10)), (text_of("service"), text_of("team")));
-        assert!(
-            sql.text.ends_with("AND r.source_blueprint = $18))"),
-            "{}",
-            sql.text
-        );
+        let texts = sql
+            .values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>();
+        let want = ["service", "s1"]
+            .iter()
+            .map(|s| text_of(s))
+            .chain([format!("{:?}", super::SqlValue::from(Uuid::nil()))])
+            .chain(
+                ["dependsOn", "team", "service", "team"]
+                    .iter()
+                    .map(|s| text_of(s)),
+            )
+            .chain([format!("{:?}", super::SqlValue::from(Uuid::nil()))])
+            .chain([text_of("deployment")])
+            .collect::<Vec<_>>();
+        assert_eq!(texts, want);
+        // Nothing to step on from: the one-hop lookup.
         let sql = walk(&none);
-        assert!(!sql.text.contains("RECURSIVE"), "{}", sql.text);
+        assert_eq!(
+            sql.text,
+            "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
+             FROM entity_relations r WHERE r.org_id = $1 AND r.target_blueprint = $2 \
+             AND r.target_identifier IN ($3) AND r.source_blueprint = $4))"
+        );
     }
 
     fn text_of(s: &str) -> String {

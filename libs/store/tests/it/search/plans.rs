@@ -418,7 +418,7 @@ async fn a_walk_collects_only_what_it_can_step_on_from() {
                 required: None,
             })])
         };
-        for (start, walked, found) in [("c", 0, 40), ("a", 1, 80)] {
+        for (start, walked, found) in [("c", 1, 40), ("a", 2, 80)] {
             let query = downstream_of(start);
             let req = SearchRequest {
                 query: &query,
