@@ -1,4 +1,4 @@
-//! In-process caches in front of the database.
+//! In-process caches in front of the database (and the store's counters).
 //!
 //! The compiled-validator cache is keyed by (org, blueprint, version) and every entry keeps the
 //! definition it was compiled from, which a hit must equal: a version number alone can name two
@@ -6,6 +6,7 @@
 //! was compiled), and a stale validator must never be served.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use indexmap::IndexMap;
 use portolan_domain::OrgId;
@@ -28,6 +29,10 @@ pub(crate) struct Caches {
     /// transaction that began at generation `g` finds here what it would read itself, or
     /// something newer that committed since.
     pub(crate) blueprints: Cache<OrgId, Arc<(i64, OrgBlueprints)>>,
+    /// Plan-mode switches made inside tenant transactions ([`crate::Tenant::plan_generic`],
+    /// [`crate::Tenant::plan_custom`]): each is a round trip that a right guess of
+    /// [`crate::Plans`] at the set-up saves.
+    pub(crate) plan_switches: AtomicU64,
 }
 
 impl Caches {
@@ -35,6 +40,7 @@ impl Caches {
         Caches {
             compiled: Cache::new(10_000),
             blueprints: Cache::new(4_096),
+            plan_switches: AtomicU64::new(0),
         }
     }
 }

@@ -208,6 +208,14 @@ impl Store {
         self.backend
     }
 
+    /// How many times a tenant transaction switched its plan mode (a round trip each) since
+    /// the store was connected, over every pool sharing its caches ([`Store::worker_pool`]).
+    pub fn plan_switches(&self) -> u64 {
+        self.cache
+            .plan_switches
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The raw connection, for system work that is not tenant-scoped (and for tests).
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db

@@ -247,6 +247,10 @@ impl Tenant {
             ))
             .await?;
         self.generic.store(generic, Ordering::SeqCst);
+        self.store
+            .cache
+            .plan_switches
+            .fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
     pub(crate) fn conn(&self) -> &DatabaseTransaction {

@@ -202,6 +202,10 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
         .mask_unmatched_patterns("UNMATCHED")
         .build()
         .map_err(|e| anyhow::anyhow!("cannot build metrics: {e}"))?;
+    metrics
+        .registry
+        .register(Box::new(PlanSwitches::new(state.store.clone())?))
+        .map_err(|e| anyhow::anyhow!("cannot register a metric: {e}"))?;
     let listener = TcpListener::bind(&config.http_addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.http_addr))?;
     let addr = listener.local_addr()?;
@@ -237,4 +241,40 @@ pub async fn start(config: Arc<Config>, store: Store, bus: Arc<dyn Bus>) -> anyh
     .client_request_timeout(Duration::from_secs(60))
     .run();
     Ok(Api { addr, server })
+}
+
+/// `portolan_plan_switches_total`: plan-mode switches inside tenant transactions, read from the
+/// store at each scrape. Each is a round trip that a right guess at the transaction's set-up
+/// saves (`routes::search::plans_for`), so a rising rate means the guess is often wrong.
+struct PlanSwitches {
+    store: Store,
+    /// Describes the metric; each scrape reports a fresh counter set to the store's count.
+    described: prometheus::IntCounter,
+}
+
+const PLAN_SWITCHES: (&str, &str) = (
+    "portolan_plan_switches_total",
+    "Plan-mode switches inside tenant transactions (a database round trip each)",
+);
+
+impl PlanSwitches {
+    fn new(store: Store) -> anyhow::Result<Self> {
+        let described = prometheus::IntCounter::new(PLAN_SWITCHES.0, PLAN_SWITCHES.1)?;
+        Ok(PlanSwitches { store, described })
+    }
+}
+
+impl prometheus::core::Collector for PlanSwitches {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.described.desc()
+    }
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        match prometheus::IntCounter::new(PLAN_SWITCHES.0, PLAN_SWITCHES.1) {
+            Ok(counter) => {
+                counter.inc_by(self.store.plan_switches());
+                counter.collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
 }

@@ -180,6 +180,13 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// `GET /metrics` (no token), as text.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Res {
         self.call_as(&self.token, method, path, body).await
     }

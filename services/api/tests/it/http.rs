@@ -51,15 +51,7 @@ async fn health_readiness_metrics_and_docs_are_served() {
         .unwrap();
     assert_eq!(ready["database"], json!("up"));
     app.get("/v1/blueprints").await.expect(200, None);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("portolan_http_requests_total"),
         "{metrics}"

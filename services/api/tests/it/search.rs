@@ -477,3 +477,51 @@ async fn search_works_on_sqlite_too() {
         .expect(200, None);
     assert_eq!(ids(&r), ["jobs", "web"]);
 }
+
+/// `portolan_plan_switches_total` as `/metrics` reports it.
+async fn plan_switches(app: &TestApp) -> u64 {
+    let text = app.metrics().await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("portolan_plan_switches_total "))
+        .unwrap_or_else(|| panic!("no plan switch counter in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A page of walks on the blueprint route begins planned once per connection (the guess
+/// from its body), so it switches nothing; the same query on the cross-blueprint route,
+/// which is not guessed, switches once; a value rule switches nothing either way.
+#[tokio::test]
+async fn a_walk_page_is_planned_from_its_set_up_on() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let walk = json!({"combinator": "and", "rules": [
+        {"operator": "relatedTo", "blueprint": "service", "value": "api", "direction": "downstream"}]});
+    let start = plan_switches(&app).await;
+    let r = app
+        .post(
+            "/v1/blueprints/service/entities/search",
+            json!({"query": walk}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(ids(&r), ["cron", "jobs", "web"]);
+    assert_eq!(plan_switches(&app).await, start);
+    let r = app
+        .post(
+            "/v1/blueprints/service/entities/search",
+            json!({"query": {"combinator": "and", "rules": [
+                {"property": "language", "operator": "=", "value": "rust"}]}}),
+        )
+        .await
+        .expect(200, None);
+    assert_eq!(ids(&r), ["api", "cron"]);
+    assert_eq!(plan_switches(&app).await, start);
+    let r = app
+        .post("/v1/entities/search", walk)
+        .await
+        .expect(200, None);
+    assert_eq!(ids(&r), ["cron", "jobs", "web"]);
+    assert_eq!(plan_switches(&app).await, start + 1);
+}
