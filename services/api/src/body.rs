@@ -56,9 +56,13 @@ impl FromRequest for JsonBody {
             }
             let body: Value =
                 serde_json::from_slice(&buf).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-            // Read by the `Caller` extractor, which waits for this future to end.
-            let plans = crate::routes::search::plans_for(req.match_pattern().as_deref(), &body);
-            req.extensions_mut().insert(plans);
+            // Read by the `Caller` extractor, which waits for this future to end. Only a search
+            // is guessed, so other bodies skip the route pattern's lookup (a `String` each).
+            if req.path().ends_with("/entities/search") {
+                let pattern = req.match_pattern();
+                let plans = crate::routes::search::plans_for(pattern.as_deref(), &body);
+                req.extensions_mut().insert(plans);
+            }
             Ok(JsonBody(body))
         })
     }

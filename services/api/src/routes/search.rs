@@ -91,12 +91,13 @@ pub(crate) fn plans_for(pattern: Option<&str>, body: &Value) -> Plans {
 
 /// Does query `q` only have rules that start from a handful of rows whatever their values
 /// (as [`store_search::plan_stable`] says of the parsed query)? Read off the JSON, without
-/// the blueprints; nesting deeper than the parser allows is answered no.
+/// the blueprints; nesting deeper than the parser allows ([`query::MAX_DEPTH`]) is answered
+/// no.
 fn walks_only(q: &Value, depth: usize) -> bool {
     let Some(rules) = q.get("rules").and_then(Value::as_array) else {
         return false;
     };
-    depth < 32
+    depth <= query::MAX_DEPTH
         && rules.iter().all(|r| {
             if r.get("rules").is_some() {
                 return walks_only(r, depth + 1);
@@ -832,5 +833,14 @@ mod tests {
             assert_eq!(plans_for(Some(pattern), &body), want, "{pattern} {body}");
         }
         assert_eq!(plans_for(None, &json!({})), Plans::WithValues);
+        // Deeper than the parser allows: not guessed (and not walked without end).
+        let mut deep = walk.clone();
+        for _ in 0..=query::MAX_DEPTH + 1 {
+            deep = json!({"combinator": "and", "rules": [deep]});
+        }
+        assert_eq!(
+            plans_for(Some(SEARCH), &json!({"query": deep})),
+            Plans::WithValues
+        );
     }
 }
