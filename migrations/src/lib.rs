@@ -13,6 +13,7 @@ mod m20261121_000006_create_identity;
 mod m20261121_000007_order_search_index;
 mod m20261121_000008_typed_search_index;
 mod m20261122_000009_blueprint_generation;
+mod m20261122_000010_relations_into_in_source_order;
 pub mod rls;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000007_order_search_index::Migration),
             Box::new(m20261121_000008_typed_search_index::Migration),
             Box::new(m20261122_000009_blueprint_generation::Migration),
+            Box::new(m20261122_000010_relations_into_in_source_order::Migration),
         ]
     }
 }

@@ -256,6 +256,12 @@ impl Tenant {
     pub(crate) fn conn(&self) -> &DatabaseTransaction {
         &self.tx
     }
+    /// The transaction itself, for statements no repository function makes (tests and
+    /// diagnostics). It runs as the org's RLS role like every other statement of the
+    /// transaction.
+    pub fn connection(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }

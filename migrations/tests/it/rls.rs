@@ -119,9 +119,10 @@ async fn every_tenant_table_has_rls_and_a_policy() {
 async fn down_of_the_rls_migration_disables_it_and_up_restores_it() {
     both(|db| async move {
         Migrator::up(&db, None).await.expect("up");
-        // The six last steps: the blueprint generation, the typed search index, the search
-        // index's order, identity and the search index (their tables go) and RLS (tables stay).
-        Migrator::down(&db, Some(6))
+        // The seven last steps: the target index's order, the blueprint generation, the typed
+        // search index, the search index's order, identity and the search index (their tables
+        // go) and RLS (tables stay).
+        Migrator::down(&db, Some(7))
             .await
             .expect("down the last steps");
         let later = [

@@ -296,7 +296,8 @@ async fn a_blueprint_change_raises_its_orgs_generation() {
             .expect("delete");
         assert_eq!(generation(org).await, 3);
         assert_eq!(generation(other).await, 0);
-        Migrator::down(&db, Some(1)).await.expect("down the step");
+        // Down the step (and the one after it, the target index's order).
+        Migrator::down(&db, Some(2)).await.expect("down the step");
         db.execute_unprepared(&format!(
             "INSERT INTO blueprints (org_id, identifier, version, definition, created_at, updated_at, created_by, updated_by)
              VALUES ({org}, 'service', 1, '{{}}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'me', 'me')"

@@ -1265,7 +1265,23 @@ fn related_to(
                 "source_identifier",
             ),
         };
-        let (further, steps) = expandable(scope.blueprints, *d, required);
+        let (further, mut steps) = expandable(scope.blueprints, *d, required);
+        if !steps_leave(scope.blueprints, *d, required, blueprint, &further, &steps) {
+            // No edge of the start's can be stepped on: the walk would be the start alone.
+            steps.clear();
+        }
+        let relations = if steps.is_empty() {
+            let names =
+                relations_between(scope.blueprints, *d, required, blueprint, &sql.blueprints);
+            if names.is_empty() {
+                // No relation leads from the start's blueprint to one searched.
+                sql.push(sql.f());
+                continue;
+            }
+            names
+        } else {
+            Vec::new()
+        };
         sql.push("(e.blueprint, e.identifier) IN (SELECT r.")
             .push(to_bp)
             .push(", r.")
@@ -1283,6 +1299,17 @@ fn related_to(
                 .push(from_id)
                 .push(" IN ");
             bind_list(sql, ids);
+            // Named, the relation makes an edge into one entity from one blueprint unique by
+            // its source (the primary key), and with the target index in source order
+            // (migration 10) PostgreSQL joins the edges into a hub one by one in the page's
+            // order and stops after the page, even on a generic plan that cannot tell a hub
+            // from a leaf (docs/benchmarks.md).
+            if let [one] = relations.as_slice() {
+                sql.push(" AND r.relation = ").bind(one.as_str());
+            } else {
+                sql.push(" AND r.relation IN ");
+                bind_list(sql, &relations);
+            }
         } else {
             sql.push("JOIN (WITH RECURSIVE w(bp, id) AS (");
             for (k, id) in ids.iter().enumerate() {
@@ -1319,6 +1346,62 @@ fn related_to(
         sql.push(")");
     }
     sql.push(")");
+}
+
+/// Can the walk step on from an entity of `start` in direction `d`: does a relation named in
+/// `steps` lead from `start` to a blueprint of `further` (the filter of the walk's recursive
+/// step)? Edges always match the blueprints' relations (a relation's target cannot change
+/// while entities use it; a dropped or renamed relation takes its edges along), so when none
+/// does, the walk from `start` is the start alone.
+fn steps_leave(
+    blueprints: &IndexMap<String, Blueprint>,
+    d: Direction,
+    required: Option<bool>,
+    start: &str,
+    further: &[String],
+    steps: &[String],
+) -> bool {
+    blueprints.iter().any(|(source, bp)| {
+        bp.relations.iter().any(|(name, def)| {
+            let (from, to) = match d {
+                Direction::Upstream => (source.as_str(), def.target.as_str()),
+                Direction::Downstream => (def.target.as_str(), source.as_str()),
+            };
+            required.is_none_or(|r| r == def.required)
+                && from == start
+                && steps.contains(name)
+                && further.iter().any(|f| f == to)
+        })
+    })
+}
+
+/// The names of the relations an edge one step from an entity of `start` in direction `d`
+/// can have, to a blueprint of `candidates` (any blueprint when empty), sorted.
+fn relations_between(
+    blueprints: &IndexMap<String, Blueprint>,
+    d: Direction,
+    required: Option<bool>,
+    start: &str,
+    candidates: &[String],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (source, bp) in blueprints {
+        for (name, def) in &bp.relations {
+            let (from, to) = match d {
+                Direction::Upstream => (source.as_str(), def.target.as_str()),
+                Direction::Downstream => (def.target.as_str(), source.as_str()),
+            };
+            if required.is_none_or(|r| r == def.required)
+                && from == start
+                && (candidates.is_empty() || candidates.iter().any(|c| c == to))
+                && !out.contains(name)
+            {
+                out.push(name.clone());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Keeps the edges of `r` that lead to an entity the walk steps on from.
@@ -1822,23 +1905,7 @@ mod tests {
 
         // Deployments downstream of service s1, over `blueprints`.
         let walk = |blueprints: &IndexMap<String, Blueprint>| {
-            let candidates = vec!["deployment".to_owned()];
-            let scope = Scope {
-                org: Uuid::nil(),
-                blueprints,
-                candidates: &candidates,
-            };
-            let mut sql = Sql::new(Backend::Postgres);
-            sql.blueprints = candidates.clone();
-            related_to(
-                &mut sql,
-                &scope,
-                "service",
-                &["s1".into()],
-                Some(down),
-                None,
-            );
-            sql
+            related_sql(blueprints, "deployment", "service", "s1", down, None)
         };
         // The walk from s1 over `dependsOn` and `team` edges that lead to services and
         // teams, then one edge from what it reached (s1 included), to the searched blueprint.
@@ -1873,14 +1940,81 @@ mod tests {
             .chain([text_of("deployment")])
             .collect::<Vec<_>>();
         assert_eq!(texts, want);
-        // Nothing to step on from: the one-hop lookup.
-        let sql = walk(&none);
+        // No relation at all: nothing is related.
+        assert_eq!(walk(&none).text, "((1=0))");
+
+        // Deployments downstream of environment p: nothing steps on from an environment (only
+        // deployments point at one, and nothing points at a deployment), so the one-hop lookup,
+        // of the one relation that leads there.
+        let mut with_env = bps.clone();
+        with_env.insert(
+            "environment".into(),
+            Blueprint::parse(
+                &json!({"identifier": "environment", "title": "E", "schema": {"properties": {}}}),
+            )
+            .unwrap(),
+        );
+        with_env.insert(
+            "deployment".into(),
+            Blueprint::parse(&json!({"identifier": "deployment", "title": "D", "schema": {"properties": {}},
+                "relations": {"service": {"target": "service", "required": true, "many": false},
+                              "environment": {"target": "environment", "required": false, "many": false},
+                              "promotedFrom": {"target": "environment", "required": false, "many": false}}}))
+            .unwrap(),
+        );
+        let from_env = |required: Option<bool>| {
+            related_sql(&with_env, "deployment", "environment", "p", down, required)
+        };
+        assert_eq!(
+            from_env(None).text,
+            "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
+             FROM entity_relations r WHERE r.org_id = $1 AND r.target_blueprint = $2 \
+             AND r.target_identifier IN ($3) AND r.relation IN ($4, $5) \
+             AND r.source_blueprint = $6))"
+        );
+        let sql = from_env(Some(false));
         assert_eq!(
             sql.text,
             "((e.blueprint, e.identifier) IN (SELECT r.source_blueprint, r.source_identifier \
              FROM entity_relations r WHERE r.org_id = $1 AND r.target_blueprint = $2 \
-             AND r.target_identifier IN ($3) AND r.source_blueprint = $4))"
+             AND r.target_identifier IN ($3) AND r.relation IN ($4, $5) \
+             AND r.source_blueprint = $6 AND r.required = $7))"
         );
+        // Of the required kind, none leads there.
+        assert_eq!(from_env(Some(true)).text, "((1=0))");
+        // Upstream from a service, the walk stays: a service depends on services.
+        let sql = related_sql(&bps, "team", "service", "s1", up, None);
+        assert!(sql.text.contains("WITH RECURSIVE"), "{}", sql.text);
+        let texts = from_env(None)
+            .values
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect::<Vec<_>>();
+        assert_eq!(
+            texts[3..5],
+            [text_of("environment"), text_of("promotedFrom")]
+        );
+    }
+
+    /// `relatedTo` one `start` entity `id`, searching blueprint `candidate`.
+    fn related_sql(
+        blueprints: &IndexMap<String, Blueprint>,
+        candidate: &str,
+        start: &str,
+        id: &str,
+        d: Direction,
+        required: Option<bool>,
+    ) -> Sql {
+        let candidates = vec![candidate.to_owned()];
+        let scope = Scope {
+            org: Uuid::nil(),
+            blueprints,
+            candidates: &candidates,
+        };
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.blueprints = candidates.clone();
+        related_to(&mut sql, &scope, start, &[id.into()], Some(d), required);
+        sql
     }
 
     fn text_of(s: &str) -> String {

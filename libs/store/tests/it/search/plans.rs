@@ -441,3 +441,119 @@ async fn a_walk_collects_only_what_it_can_step_on_from() {
     })
     .await;
 }
+
+/// Index tuples `index` has returned on the tenant transaction's connection, counted by the
+/// backend since it last reported its statistics (never within a transaction): the difference
+/// of two readings in one transaction counts what ran between them, whatever its plan.
+async fn index_tuples_read(t: &portolan_store::Tenant, index: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = t
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT pg_stat_get_xact_tuples_returned('{index}'::regclass) AS n"),
+        ))
+        .await
+        .expect("index statistics")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("a count")
+}
+
+/// A page of the entities `relatedTo` a hub reads the page's edges, not the hub's: the edges
+/// into one entity come in their sources' identifier order (migration 10), which is the
+/// page's, so the join stops after the page whether the start has 30 dependents or 3,000, on
+/// the generic plan a page of walks gets (`search_raw`), which takes every start for an
+/// average one, and on a custom one (`search`).
+#[tokio::test]
+async fn a_page_related_to_a_hub_stops_after_the_page() {
+    both(|store| async move {
+        if !is_postgres(&store) {
+            return;
+        }
+        let org = new_org(&store).await;
+        create_blueprints(
+            &store,
+            org,
+            &[
+                json!({"identifier": "environment", "title": "Environment", "schema": {"properties": {}}}),
+                json!({"identifier": "deployment", "title": "Deployment", "schema": {"properties": {}},
+                       "relations": {"environment": {"target": "environment", "required": false, "many": false}}}),
+            ],
+        )
+        .await;
+        let t = tenant(&store, org).await;
+        // prod: 2,970 deployments, spread over the identifiers; dev: 30; and 2,000 small
+        // environments of one deployment each, so that an environment has 2.5 deployments on
+        // average: what a generic plan assumes of any.
+        let mut envs: Vec<Value> = ["prod", "dev"].map(|e| json!({"identifier": e})).to_vec();
+        envs.extend((0..2_000).map(|n| json!({"identifier": format!("small-{n:04}")})));
+        let mut deployments: Vec<Value> = (0..3_000)
+            .map(|n| {
+                let env = if n % 100 == 7 { "dev" } else { "prod" };
+                json!({"identifier": format!("d-{n:05}"), "relations": {"environment": env}})
+            })
+            .collect();
+        deployments.extend((0..2_000).map(|n| {
+            json!({"identifier": format!("s-{n:05}"), "relations": {"environment": format!("small-{n:04}")}})
+        }));
+        for (bp, rows) in [("environment", envs), ("deployment", deployments)] {
+            for chunk in rows.chunks(1000) {
+                let (_, failed) = write(&t, bp, chunk.to_vec(), &opts(WriteMode::Create)).await;
+                assert!(failed.is_empty(), "{failed:?}");
+            }
+        }
+        t.commit().await.expect("commit");
+        {
+            use sea_orm::ConnectionTrait;
+            store
+                .connection()
+                .execute_unprepared("VACUUM ANALYZE entities, entity_relations")
+                .await
+                .expect("analyze");
+        }
+        let bps = blueprints_of(&store, org).await;
+        let candidates = vec!["deployment".to_owned()];
+        let read = ReadOptions::default();
+        for (start, found) in [("prod", 50), ("dev", 30)] {
+            let query = and(vec![node(Rule::RelatedTo {
+                blueprint: "environment".into(),
+                ids: vec![start.into()],
+                direction: Some(Direction::Downstream),
+                required: None,
+            })]);
+            let req = SearchRequest {
+                query: &query,
+                filter: None,
+                blueprints: &bps,
+                candidates: &candidates,
+                sort: None,
+                after: None,
+                limit: 50,
+                read: &read,
+            };
+            // Generic (a page of walks, search_raw) and custom (search).
+            const INDEX: &str = "idx_relations_target";
+            let t = tenant(&store, org).await;
+            let before = index_tuples_read(&t, INDEX).await;
+            let raw = search::search_raw(&t, &req).await.expect("search_raw");
+            let ids: Vec<Value> = serde_json::from_slice(&raw.entities).expect("JSON");
+            assert_eq!(ids.len(), found, "{start}: search_raw's page");
+            let generic = index_tuples_read(&t, INDEX).await - before;
+            drop(t);
+            let t = tenant(&store, org).await;
+            let before = index_tuples_read(&t, INDEX).await;
+            let page = search::search(&t, &req).await.expect("search");
+            assert_eq!(page.entities.len(), found, "{start}: search's page");
+            let custom = index_tuples_read(&t, INDEX).await - before;
+            // The page (and the one row that tells whether there is a next page) or, for dev,
+            // its 30 edges: nothing near prod's 2,970.
+            for (plan, read) in [("generic", generic), ("custom", custom)] {
+                assert!(
+                    read <= 60,
+                    "{start}, {plan} plan: {read} edges read for a page of {found}"
+                );
+            }
+        }
+    })
+    .await;
+}
