@@ -12,6 +12,7 @@
 
 mod catalog;
 mod explain;
+mod floor;
 mod load;
 mod measure;
 mod shapes;
@@ -78,6 +79,12 @@ pub struct SearchArgs {
     /// shape; a report of a subset is not comparable with a full one as a whole.
     #[arg(long, value_delimiter = ',', value_parser = ["a", "b", "c", "d", "e", "f", "g", "h"])]
     pub shapes: Vec<String>,
+    /// Also measure the HTTP floor of each shape: a bare HTTP server in this process that
+    /// runs the raw SQL and writes the rows as the API's response (`search/floor.rs`), with
+    /// the API's clients. Its p50 over the raw SQL's is the lowest API/raw ratio any HTTP API
+    /// can reach on this machine for the shape.
+    #[arg(long)]
+    pub floor: bool,
 }
 
 /// One loaded organization.
@@ -101,6 +108,8 @@ pub struct ShapeResult {
     pub raw_sql: String,
     pub api: Phase,
     pub raw: Phase,
+    /// With `--floor`: the bare HTTP server's phase.
+    pub floor: Option<Phase>,
     pub raw_plan: PlanCheck,
     pub api_plan: PlanCheck,
 }
@@ -108,6 +117,13 @@ pub struct ShapeResult {
 impl ShapeResult {
     pub fn ratio(&self) -> f64 {
         self.api.percentile(50.0).as_secs_f64() / self.raw.percentile(50.0).as_secs_f64().max(1e-9)
+    }
+
+    /// The floor's p50 over the raw SQL's (with `--floor`).
+    pub fn floor_ratio(&self) -> Option<f64> {
+        self.floor.as_ref().map(|f| {
+            f.percentile(50.0).as_secs_f64() / self.raw.percentile(50.0).as_secs_f64().max(1e-9)
+        })
     }
 
     fn rows(&self) -> String {
@@ -237,6 +253,8 @@ struct Ctx<'a> {
     warmup: usize,
     conc: usize,
     capture: Capture,
+    /// The floor server's base URL (`--floor`).
+    floor: Option<&'a str>,
 }
 
 async fn probe(cx: &Ctx<'_>) -> anyhow::Result<Probe> {
@@ -306,6 +324,11 @@ async fn run_shape(
         usage,
     );
 
+    let floor_phase = match cx.floor {
+        None => None,
+        Some(base) => Some(floor_phase(cx, shape, &clients[..], base, raw, &p).await?),
+    };
+
     let raw_plan = explain::explain_raw(raw, calls).await?;
     let api_plan = explain::explain_api(&cx.env.db.url, cx.env.org, captured, cx.capture).await;
     for (side, plan) in [("raw SQL", &raw_plan), ("API", &api_plan)] {
@@ -331,9 +354,63 @@ async fn run_shape(
         raw_sql: first.sql.clone(),
         api: api_phase,
         raw: raw_phase,
+        floor: floor_phase,
         raw_plan,
         api_plan,
     })
+}
+
+/// The floor's phase of a shape: each call checked against the raw SQL's answer, a warm-up,
+/// then the timed run with the API's clients.
+async fn floor_phase(
+    cx: &Ctx<'_>,
+    shape: &Shape,
+    clients: &[reqwest::Client],
+    base: &str,
+    raw: &Raw<'_>,
+    p: &Probe,
+) -> anyhow::Result<Phase> {
+    let api = Api { base, token: "" };
+    let api = &api;
+    for i in 0..shape.calls.len() {
+        let c = floor::call_of(shape, i);
+        let (_, got) = measure::api_call(&clients[0], api, &c, shape.answer, true).await?;
+        let (_, want) = measure::raw_call(raw, &c, shape.answer).await?;
+        anyhow::ensure!(
+            got.as_ref() == Some(&want),
+            "shape ({}), parameter {}: the floor and the raw SQL disagree",
+            shape.key,
+            c.param
+        );
+    }
+    let calls: Vec<_> = (0..shape.calls.len())
+        .map(|i| floor::call_of(shape, i))
+        .collect();
+    let calls = &calls;
+    let one = |c: usize, i: usize| async move {
+        Ok(measure::api_call(
+            &clients[c],
+            api,
+            &calls[i % calls.len()],
+            shape.answer,
+            false,
+        )
+        .await?
+        .0)
+    };
+    measure::timed(cx.warmup, cx.conc, one).await?;
+    let before = p.snapshot().await;
+    let (wall, lat) = measure::timed(cx.requests, cx.conc, one).await?;
+    let usage = p.since(&before).await;
+    Ok(Phase::new(
+        shape.name,
+        "HTTP floor",
+        cx.requests,
+        cx.conc,
+        wall,
+        lat,
+        usage,
+    ))
 }
 
 pub async fn run(
@@ -429,7 +506,12 @@ pub async fn run(
     );
     let requests = usize_of(a.requests)?;
     let conc = usize_of(a.concurrency)?;
+    let floor_server = match a.floor {
+        true => Some(floor::start(&env.db.url, common.pool, &shapes).await?),
+        false => None,
+    };
     let cx = Ctx {
+        floor: floor_server.as_ref().map(|f| f.base.as_str()),
         common,
         env,
         totals,
@@ -457,12 +539,22 @@ pub async fn run(
         );
         let r = run_shape(&cx, shape, &api, &raw).await?;
         eprintln!(
-            "  API p50 {} ms, raw p50 {} ms, ratio {:.1}",
+            "  API p50 {} ms, raw p50 {} ms, ratio {:.1}{}",
             report::ms(r.api.percentile(50.0)),
             report::ms(r.raw.percentile(50.0)),
-            r.ratio()
+            r.ratio(),
+            match (&r.floor, r.floor_ratio()) {
+                (Some(f), Some(x)) => format!(
+                    "; HTTP floor p50 {} ms, floor/raw {x:.2}",
+                    report::ms(f.percentile(50.0))
+                ),
+                _ => String::new(),
+            }
         );
         results.push(r);
+    }
+    if let Some(f) = floor_server {
+        f.stop().await;
     }
     Ok(SearchReport {
         args: a.clone(),
@@ -544,6 +636,36 @@ impl SearchReport {
                 per(&s.raw, s.raw.usage.this_cpu),
                 per(&s.raw, s.raw.usage.pg_cpu),
             ));
+        }
+        if self.shapes.iter().any(|s| s.floor.is_some()) {
+            out.push_str(
+                "\nHTTP floor (`--floor`, `search/floor.rs`): a bare HTTP server in this process runs the raw SQL \
+                 and writes its rows as the API's response, for the API's clients; no authentication, tenant \
+                 transaction, query compiling or middleware. It returned the raw SQL's answer for every parameter set.\n\n\
+                 | shape | floor p50 (ms) | floor p99 (ms) | floor/raw p50 | API/floor p50 | floor: process CPU (ms) | floor: PostgreSQL CPU (ms) |\n\
+                 |---|---:|---:|---:|---:|---:|---:|\n",
+            );
+            for s in &self.shapes {
+                let Some(f) = &s.floor else { continue };
+                let per = |cpu: Option<f64>| {
+                    cpu.map_or_else(
+                        || "n/a".to_owned(),
+                        |c| format!("{:.2}", c * 1_000.0 / f.requests.max(1) as f64),
+                    )
+                };
+                out.push_str(&format!(
+                    "| ({}) {} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
+                    s.key,
+                    s.name,
+                    report::ms(f.percentile(50.0)),
+                    report::ms(f.percentile(99.0)),
+                    s.floor_ratio().unwrap_or(f64::NAN),
+                    s.api.percentile(50.0).as_secs_f64()
+                        / f.percentile(50.0).as_secs_f64().max(1e-9),
+                    per(f.usage.this_cpu),
+                    per(f.usage.pg_cpu),
+                ));
+            }
         }
         out.push_str(&format!(
             "\nThe API and the raw SQL returned the same identifiers (or count) for every parameter set of every shape.\n\n\
@@ -631,6 +753,8 @@ impl SearchReport {
                 "rawSql": s.raw_sql,
                 "api": s.api.to_json(),
                 "raw": s.raw.to_json(),
+                "floor": s.floor.as_ref().map(Phase::to_json),
+                "floorOverRawP50": s.floor_ratio(),
                 "apiOverRawP50": s.ratio(),
                 "plans": {"raw": s.raw_plan.to_json(), "api": s.api_plan.to_json()},
             })).collect::<Vec<_>>(),
