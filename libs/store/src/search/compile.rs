@@ -1183,39 +1183,41 @@ fn expandable(
     d: Direction,
     required: Option<bool>,
 ) -> (Vec<String>, Vec<String>) {
-    let defs = || {
-        blueprints.iter().flat_map(|(id, bp)| {
-            bp.relations
-                .iter()
-                .filter(move |(_, def)| required.is_none_or(|r| r == def.required))
-                .map(move |(name, def)| (id, name, &def.target))
-        })
-    };
     let mut further: Vec<String> = Vec::new();
-    for (source, _, target) in defs() {
-        let from = match d {
-            Direction::Upstream => source,
-            Direction::Downstream => target,
-        };
-        if !further.contains(from) {
-            further.push(from.clone());
+    for (from, _, _) in relation_steps(blueprints, d, required) {
+        if !further.iter().any(|f| f == from) {
+            further.push(from.to_owned());
         }
     }
     further.sort();
-    // A relation leads to a blueprint the walk steps on from: upstream its target, downstream
-    // its source.
+    // A relation leads to a blueprint the walk steps on from.
     let mut steps: Vec<String> = Vec::new();
-    for (source, name, target) in defs() {
-        let to = match d {
-            Direction::Upstream => target,
-            Direction::Downstream => source,
-        };
-        if further.contains(to) && !steps.contains(name) {
-            steps.push(name.clone());
+    for (_, name, to) in relation_steps(blueprints, d, required) {
+        if further.iter().any(|f| f == to) && !steps.iter().any(|s| s == name) {
+            steps.push(name.to_owned());
         }
     }
     steps.sort();
     (further, steps)
+}
+
+/// Every relation of the `required` kind (any when `None`) as a step in direction `d`: the
+/// blueprint it is taken from, its name, the blueprint it leads to (upstream: source to
+/// target; downstream: target to source).
+fn relation_steps(
+    blueprints: &IndexMap<String, Blueprint>,
+    d: Direction,
+    required: Option<bool>,
+) -> impl Iterator<Item = (&str, &str, &str)> {
+    blueprints.iter().flat_map(move |(source, bp)| {
+        bp.relations
+            .iter()
+            .filter(move |(_, def)| required.is_none_or(|r| r == def.required))
+            .map(move |(name, def)| match d {
+                Direction::Upstream => (source.as_str(), name.as_str(), def.target.as_str()),
+                Direction::Downstream => (def.target.as_str(), name.as_str(), source.as_str()),
+            })
+    })
 }
 
 /// `relatedTo`, per direction: the entities one edge away from the start entities or from the
@@ -1361,17 +1363,8 @@ fn steps_leave(
     further: &[String],
     steps: &[String],
 ) -> bool {
-    blueprints.iter().any(|(source, bp)| {
-        bp.relations.iter().any(|(name, def)| {
-            let (from, to) = match d {
-                Direction::Upstream => (source.as_str(), def.target.as_str()),
-                Direction::Downstream => (def.target.as_str(), source.as_str()),
-            };
-            required.is_none_or(|r| r == def.required)
-                && from == start
-                && steps.contains(name)
-                && further.iter().any(|f| f == to)
-        })
+    relation_steps(blueprints, d, required).any(|(from, name, to)| {
+        from == start && steps.iter().any(|s| s == name) && further.iter().any(|f| f == to)
     })
 }
 
@@ -1385,19 +1378,12 @@ fn relations_between(
     candidates: &[String],
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (source, bp) in blueprints {
-        for (name, def) in &bp.relations {
-            let (from, to) = match d {
-                Direction::Upstream => (source.as_str(), def.target.as_str()),
-                Direction::Downstream => (def.target.as_str(), source.as_str()),
-            };
-            if required.is_none_or(|r| r == def.required)
-                && from == start
-                && (candidates.is_empty() || candidates.iter().any(|c| c == to))
-                && !out.contains(name)
-            {
-                out.push(name.clone());
-            }
+    for (from, name, to) in relation_steps(blueprints, d, required) {
+        if from == start
+            && (candidates.is_empty() || candidates.iter().any(|c| c == to))
+            && !out.iter().any(|o| o == name)
+        {
+            out.push(name.to_owned());
         }
     }
     out.sort();
