@@ -256,14 +256,14 @@ fn ann(teams: &[&str]) -> portolan_store::identity::NewUser {
 #[tokio::test]
 async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
     both(|store| async move {
-        let org_of = |name: &'static str| {
+        let org_with = |name: &'static str, client_id: String| {
             let store = store.clone();
             async move {
                 store
                     .create_organization(
                         name,
                         NewCredential {
-                            client_id: format!("{name}-ci"),
+                            client_id,
                             secret_hash: "$argon2id$secret-hash".into(),
                             name: "CI".into(),
                             role: "admin".into(),
@@ -274,6 +274,7 @@ async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
                     .expect("create")
             }
         };
+        let org_of = |name: &'static str| org_with(name, format!("{name}-ci"));
         let acme = org_of("acme").await;
         org_of("beta").await;
         let (t, found) = store
@@ -286,8 +287,31 @@ async fn a_tenant_opened_with_a_credential_finds_only_its_orgs_live_one() {
             (acme.0, "acme-ci")
         );
         assert!(found.enabled);
+        // Every column as the ordinary lookup reads it.
+        assert_eq!(
+            Some(&found),
+            portolan_store::orgs::credential_in(&t, "acme-ci")
+                .await
+                .expect("lookup")
+                .as_ref()
+        );
         // The transaction is scoped to the org like any other.
         assert_eq!(events::all_for_org(&t).await.expect("events").len(), 2);
+        drop(t);
+        // A client id is matched as it is, whatever characters it holds.
+        let odd = "o'brien\\'; SELECT 1; -- \u{e9}\u{1F600}";
+        let odd_org = org_with("odd", odd.to_owned()).await;
+        let (t, odd_found) = store
+            .tenant_with_credential(odd_org, odd, Plans::WithValues)
+            .await
+            .expect("open");
+        assert_eq!(odd_found.expect("found").client_id, odd);
+        drop(t);
+        let (t, odd_found) = store
+            .tenant_with_credential(odd_org, "o'brien", Plans::WithValues)
+            .await
+            .expect("open");
+        assert!(odd_found.is_none(), "a prefix of the client id is not it");
         drop(t);
         for other in ["beta-ci", "nobody"] {
             let (_t, found) = store
