@@ -620,13 +620,14 @@ impl SearchReport {
              PostgreSQL backends of the measured database.\n\n\
              | shape | API: process | API: PostgreSQL | raw: process | raw: PostgreSQL |\n|---|---:|---:|---:|---:|\n",
         );
+        // CPU ms per request of a phase (`n/a` when it was not measured).
+        let per = |p: &Phase, cpu: Option<f64>| {
+            cpu.map_or_else(
+                || "n/a".to_owned(),
+                |c| format!("{:.2}", c * 1_000.0 / p.requests.max(1) as f64),
+            )
+        };
         for s in &self.shapes {
-            let per = |p: &Phase, cpu: Option<f64>| {
-                cpu.map_or_else(
-                    || "n/a".to_owned(),
-                    |c| format!("{:.2}", c * 1_000.0 / p.requests.max(1) as f64),
-                )
-            };
             out.push_str(&format!(
                 "| ({}) {} | {} | {} | {} | {} |\n",
                 s.key,
@@ -647,12 +648,6 @@ impl SearchReport {
             );
             for s in &self.shapes {
                 let Some(f) = &s.floor else { continue };
-                let per = |cpu: Option<f64>| {
-                    cpu.map_or_else(
-                        || "n/a".to_owned(),
-                        |c| format!("{:.2}", c * 1_000.0 / f.requests.max(1) as f64),
-                    )
-                };
                 out.push_str(&format!(
                     "| ({}) {} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
                     s.key,
@@ -662,8 +657,8 @@ impl SearchReport {
                     s.floor_ratio().unwrap_or(f64::NAN),
                     s.api.percentile(50.0).as_secs_f64()
                         / f.percentile(50.0).as_secs_f64().max(1e-9),
-                    per(f.usage.this_cpu),
-                    per(f.usage.pg_cpu),
+                    per(f, f.usage.this_cpu),
+                    per(f, f.usage.pg_cpu),
                 ));
             }
         }
